@@ -1,0 +1,94 @@
+// halcyon.cfg: the boot configuration, read by the loader (to know which files to bring) and
+// again by the core (for its own settings). The format is documented in docs/boot-config.md.
+// Pure code, no allocation: the result is a fixed-size structure and a list of diagnostics, each
+// naming the line it is about, so a bad file is reported precisely and never half-applied.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string_view>
+
+namespace halcyon::config {
+
+inline constexpr size_t kMaxVms = 16;
+inline constexpr size_t kMaxDisksPerVm = 8;
+inline constexpr size_t kMaxPath = 112; // matches handoff::Module::name
+inline constexpr size_t kMaxCommandLine = 1024;
+inline constexpr size_t kMaxName = 32;
+inline constexpr size_t kMaxDiagnostics = 16;
+
+enum class LogLevel : uint8_t { error = 0, warn = 1, info = 2, debug = 3, trace = 4 };
+
+// A deliberate fault for testing the crash report path; `none` in every normal configuration.
+enum class CrashTest : uint8_t { none, page_fault, invalid_opcode, divide_error };
+
+// What the core does once every CPU is up: keep running (the normal case), or power the machine
+// off through ACPI (used by tests and by `halcyon run --poweroff`).
+enum class OnReady : uint8_t { run, poweroff };
+
+struct SerialConfig {
+    bool enabled = true;
+    uint16_t io_port = 0x3F8; // "com1".."com4" or a port number
+    uint32_t baud = 115200;
+};
+
+enum class AddressMode : uint8_t { none, dhcp, static_ipv4 };
+
+struct ManagementNetwork {
+    AddressMode mode = AddressMode::dhcp;
+    uint32_t ipv4_address = 0; // host byte order
+    uint8_t ipv4_prefix_length = 0;
+    uint32_t ipv4_gateway = 0;
+    bool ipv6_slaac = true;
+    uint16_t api_port = 8443;
+    char nic[kMaxName] = "auto"; // "auto" or a PCI address "bb:dd.f"
+};
+
+struct VmDisk {
+    char path[kMaxPath] = {};
+    bool read_only = false;
+};
+
+struct VmConfig {
+    char name[kMaxName] = {};
+    char kernel[kMaxPath] = {};
+    char initrd[kMaxPath] = {};
+    char command_line[kMaxCommandLine] = {};
+    uint64_t memory_bytes = 256ULL << 20;
+    uint32_t vcpus = 1;
+    uint32_t disk_count = 0;
+    VmDisk disks[kMaxDisksPerVm];
+    uint32_t first_line = 0; // line of its [vm NAME] header, for later diagnostics
+};
+
+struct BootConfig {
+    SerialConfig serial;
+    LogLevel log_level = LogLevel::info;
+    ManagementNetwork management;
+    CrashTest crash_test = CrashTest::none;
+    OnReady on_ready = OnReady::run;
+    uint32_t vm_count = 0;
+    VmConfig vms[kMaxVms];
+};
+
+struct Diagnostic {
+    uint32_t line; // 1-based
+    char message[120];
+};
+
+struct Diagnostics {
+    uint32_t count = 0;     // diagnostics stored (at most kMaxDiagnostics)
+    uint32_t dropped = 0;   // further diagnostics not stored
+    Diagnostic entries[kMaxDiagnostics];
+
+    [[nodiscard]] bool empty() const { return count == 0 && dropped == 0; }
+};
+
+// Parses `text` into `out` (which starts from defaults). Every unknown key, malformed line,
+// duplicate or out-of-range value adds a diagnostic; returns true only when there are none.
+// `out` is meaningful only on success.
+[[nodiscard]] bool parse(std::string_view text, BootConfig& out, Diagnostics& diagnostics);
+
+[[nodiscard]] const char* log_level_name(LogLevel level);
+
+} // namespace halcyon::config

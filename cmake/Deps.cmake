@@ -1,0 +1,1 @@
+# Zydis and lwIP from Debian source packages. Owner: infrastructure.
