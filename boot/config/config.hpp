@@ -77,8 +77,8 @@ struct Diagnostic {
 };
 
 struct Diagnostics {
-    uint32_t count = 0;     // diagnostics stored (at most kMaxDiagnostics)
-    uint32_t dropped = 0;   // further diagnostics not stored
+    uint32_t count = 0;   // diagnostics stored (at most kMaxDiagnostics)
+    uint32_t dropped = 0; // further diagnostics not stored
     Diagnostic entries[kMaxDiagnostics];
 
     [[nodiscard]] bool empty() const { return count == 0 && dropped == 0; }
