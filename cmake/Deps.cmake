@@ -133,7 +133,7 @@ find_program(HALCYON_LLVM_NM NAMES llvm-nm-14 llvm-nm REQUIRED)
 find_program(HALCYON_LD_LLD NAMES ld.lld-14 ld.lld REQUIRED)
 # Debian's interpreter (the scripts use only its standard library), not one a user shim provides.
 find_program(HALCYON_PYTHON3 NAMES python3 PATHS /usr/bin NO_DEFAULT_PATH REQUIRED)
-set(HALCYON_LWIP_PORT_HOOKS sys_now halcyon_lwip_random halcyon_lwip_diag halcyon_lwip_assert atoi)
+set(HALCYON_LWIP_PORT_HOOKS sys_now halcyon_lwip_random halcyon_lwip_diag halcyon_lwip_assert)
 string(REPLACE ";" "," HALCYON_LWIP_PORT_HOOKS_CSV "${HALCYON_LWIP_PORT_HOOKS}")
 set(HALCYON_CHECK_UNDEFINED ${PROJECT_SOURCE_DIR}/tools/check-undefined.py)
 

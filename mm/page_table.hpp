@@ -1,6 +1,6 @@
 // A 4-level page table as one template, used for the core's own address space and (with other
 // Formats) for nested paging. Everything machine-specific is injected:
-//   Format    - entry encoding (X86PageFormat; an EptFormat later), see x86_page_format.hpp.
+//   Format    - entry encoding: X86PageFormat (long mode, AMD NPT) or EptFormat (Intel EPT).
 //   Memory    - `uint64_t* table_at(uint64_t physical)`: where a table is visible to us.
 //   Allocator - `ErrorOr<uint64_t> allocate_table()` (a zeroed 4 KiB page, physical address)
 //               and `void free_table(uint64_t physical)`.
@@ -13,6 +13,8 @@
 //
 // Not done here (no hardware access in mm/): TLB invalidation. After unmap/protect/remap of a
 // live address space the caller must invalidate (INVLPG / reload CR3 / INVEPT / ASID flush).
+// Tables that become unused go back to the Allocator immediately; for a live address space the
+// caller must flush before that memory is reused (paging-structure caches may still hold them).
 // Not thread-safe: callers serialise changes to one PageTable.
 // On an allocation failure part of the range may already be changed; the table stays
 // consistent (every entry is either the old or the new mapping, splits preserve translations).

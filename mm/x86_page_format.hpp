@@ -5,7 +5,7 @@
 // from the leaf: 0 = PT (4 KiB), 1 = PD (2 MiB), 2 = PDPT (1 GiB), 3 = PML4. A Format provides:
 //   kLevels, kMaxLeafLevel, is_present(), is_leaf(entry, level), address(entry, level),
 //   make_table(physical), make_leaf(physical, attributes, level), attributes(entry, level).
-// An EptFormat would provide the same with EPT bits (R/W/X, memory type in bits 5:3).
+// EptFormat (ept_format.hpp) provides the same with EPT bits (R/W/X, memory type in bits 5:3).
 #pragma once
 
 #include "mm/page_attributes.hpp"

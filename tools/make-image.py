@@ -79,7 +79,7 @@ def apply_settings(config_text, settings):
     return "\n".join(lines) + "\n"
 
 
-def check_config(cfg_tool, config_path, skip):
+def check_config(cfg_tool, config_path, shown_name, skip):
     if skip:
         return
     if not cfg_tool or not os.access(cfg_tool, os.X_OK):
@@ -88,8 +88,9 @@ def check_config(cfg_tool, config_path, skip):
         return
     result = subprocess.run([cfg_tool, "check", str(config_path)], capture_output=True, text=True)
     if result.returncode != 0:
-        raise ImageError(f"configuration is invalid (halcyon-cfg check):\n"
-                         f"{result.stdout}{result.stderr}".rstrip())
+        # Name the user's file in the diagnostics, not our scratch copy of it.
+        report = (result.stdout + result.stderr).replace(str(config_path), shown_name)
+        raise ImageError(f"configuration is invalid (halcyon-cfg check):\n{report}".rstrip())
 
 
 def build_esp(esp_path, files):
@@ -177,7 +178,8 @@ def main():
             config = scratch / "halcyon.cfg"
             text = args.config.read_text()
             config.write_text(apply_settings(text, settings) if settings else text)
-            check_config(args.cfg_tool, config, args.no_check)
+            shown = str(args.config) + (" (with --set applied)" if settings else "")
+            check_config(args.cfg_tool, config, shown, args.no_check)
 
             files = [(args.loader, "BOOTX64.EFI"), (args.core, "halcyon.elf"),
                      (config, "halcyon.cfg")]

@@ -23,20 +23,21 @@ inline constexpr uint64_t kCoreVirtualBase = 0xFFFF'FFFF'8000'0000ULL;
 // those pages are taken, even though the firmware's map only says "OS loader defined".
 inline constexpr uint32_t kEfiTypeCoreImage = 0x8000'4801;  // the core's loaded segments
 inline constexpr uint32_t kEfiTypeBootModule = 0x8000'4802; // files: config, core ELF, kernels
-inline constexpr uint32_t kEfiTypeBootData = 0x8000'4803;   // hand-off, page tables, stack, AP trampoline
+inline constexpr uint32_t kEfiTypeBootData =
+    0x8000'4803; // hand-off, page tables, stack, AP trampoline
 
 enum class MemoryType : uint32_t {
-    usable = 1,          // free for the core (conventional, boot services, loader code/data)
-    reserved = 2,        // never touch
+    usable = 1,           // free for the core (conventional, boot services, loader code/data)
+    reserved = 2,         // never touch
     acpi_reclaimable = 3, // ACPI tables: keep until parsed
-    acpi_nvs = 4,        // firmware's ACPI NVS: never touch
-    mmio = 5,            // memory-mapped I/O ranges the firmware reported
-    unusable = 6,        // memory with errors
+    acpi_nvs = 4,         // firmware's ACPI NVS: never touch
+    mmio = 5,             // memory-mapped I/O ranges the firmware reported
+    unusable = 6,         // memory with errors
     firmware_runtime = 7, // UEFI runtime services code and data
-    core_image = 8,      // the core's own code and data
-    boot_module = 9,     // files the loader loaded (see Module)
-    boot_data = 10,      // this hand-off, the loader's page tables, the boot stack, the AP trampoline
-    persistent = 11,     // persistent memory (NVDIMM)
+    core_image = 8,       // the core's own code and data
+    boot_module = 9,      // files the loader loaded (see Module)
+    boot_data = 10,  // this hand-off, the loader's page tables, the boot stack, the AP trampoline
+    persistent = 11, // persistent memory (NVDIMM)
 };
 
 struct MemoryRegion {
@@ -76,7 +77,7 @@ struct Handoff {
     uint32_t version; // kVersion
     uint32_t size;    // sizeof(Handoff) as the loader built it
 
-    uint64_t acpi_rsdp;  // physical address of the RSDP (ACPI 2.0+ preferred), 0 if none
+    uint64_t acpi_rsdp; // physical address of the RSDP (ACPI 2.0+ preferred), 0 if none
     Framebuffer framebuffer;
 
     uint64_t memory_map; // physical address of MemoryRegion[memory_region_count], sorted by base
@@ -89,13 +90,13 @@ struct Handoff {
     uint64_t page_table_root;    // the loader's PML4 (CR3 at entry)
     uint64_t boot_stack_base;    // physical base of the boot stack
     uint64_t boot_stack_size;
-    uint64_t ap_trampoline;      // one 4 KiB page below 1 MiB, for starting application processors
+    uint64_t ap_trampoline; // one 4 KiB page below 1 MiB, for starting application processors
 
     BootSource boot_source;
     uint32_t reserved0;
-    uint64_t loader_start_tsc;      // TSC when the loader started
+    uint64_t loader_start_tsc;       // TSC when the loader started
     uint64_t exit_boot_services_tsc; // TSC just after ExitBootServices
-    char boot_path[128];            // where the loader found its files (device path or TFTP server)
+    char boot_path[128]; // where the loader found its files (device path or TFTP server)
 };
 
 // Looks up a module by exact name; nullptr when absent. Works on physical addresses read

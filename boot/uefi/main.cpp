@@ -127,6 +127,14 @@ const config::BootConfig& read_configuration(const handoff::Module& module) {
     return *boot_config;
 }
 
+// Page-table pages: handed to the core, so tagged as boot data.
+class BootDataPageAllocator final : public PageTableAllocator {
+public:
+    [[nodiscard]] ErrorOr<uint64_t> allocate_table() override {
+        return allocate_pages(1, handoff::kEfiTypeBootData);
+    }
+};
+
 template <typename T>
 T or_fail(ErrorOr<T>&& result, const char* reason) {
     if (result.is_error())
@@ -178,12 +186,19 @@ extern "C" efi::Status efi_main(efi::Handle image, efi::SystemTable* system_tabl
         static_cast<unsigned long long>(core.entry));
 
     uint64_t highest = or_fail(highest_physical_address(), "cannot read the memory map");
+    // The framebuffer is MMIO that the memory map need not list (a 64-bit BAR can sit above
+    // all RAM); the core must reach it through the direct map all the same.
+    handoff::Framebuffer framebuffer = find_framebuffer(*system_table->boot_services);
+    if (framebuffer.physical_base + framebuffer.size > highest)
+        highest = framebuffer.physical_base + framebuffer.size;
     PageTableOptions options{
         .physical_limit = ((highest > 4 * k1GiB ? highest : 4 * k1GiB) + k1GiB - 1) & ~(k1GiB - 1),
         .use_1gib_pages = cpu::supports_1gib_pages(),
+        .core_physical_base = core.physical_base,
     };
+    BootDataPageAllocator table_allocator;
     uint64_t page_table_root =
-        or_fail(build_page_tables(options, core_elf, core), "cannot build page tables");
+        or_fail(build_page_tables(options, core_elf, table_allocator), "cannot build page tables");
     log("page tables: %llu GiB mapped, direct map with %s pages",
         static_cast<unsigned long long>(options.physical_limit / k1GiB),
         options.use_1gib_pages ? "1 GiB" : "2 MiB");
@@ -206,7 +221,7 @@ extern "C" efi::Status efi_main(efi::Handle image, efi::SystemTable* system_tabl
     handoff->version = handoff::kVersion;
     handoff->size = sizeof(handoff::Handoff);
     handoff->acpi_rsdp = find_acpi_rsdp(*system_table);
-    handoff->framebuffer = find_framebuffer(*system_table->boot_services);
+    handoff->framebuffer = framebuffer;
     handoff->module_count = state.modules.count();
     handoff->modules = state.modules.physical_address();
     handoff->core_physical_base = core.physical_base;

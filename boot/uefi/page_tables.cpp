@@ -1,7 +1,6 @@
 #include "boot/uefi/page_tables.hpp"
 
 #include "boot/handoff/handoff.hpp"
-#include "boot/uefi/firmware.hpp"
 
 namespace halcyon::loader {
 
@@ -20,6 +19,8 @@ constexpr uint64_t k1GiB = 1ull << 30;
 
 class PageTableBuilder {
 public:
+    explicit PageTableBuilder(PageTableAllocator& allocator) : allocator_(allocator) {}
+
     [[nodiscard]] ErrorOr<void> init() {
         root_ = TRY(new_table());
         return {};
@@ -64,18 +65,26 @@ private:
     [[nodiscard]] static size_t index(uint64_t virtual_address, int level) {
         return (virtual_address >> (12 + 9 * (level - 1))) & 0x1FF;
     }
-    [[nodiscard]] static ErrorOr<uint64_t> new_table() {
-        return allocate_pages(1, handoff::kEfiTypeBootData); // zeroed: all entries not present
+    [[nodiscard]] ErrorOr<uint64_t> new_table() {
+        uint64_t table = TRY(allocator_.allocate_table()); // zeroed: no entry present
+        if (table % k4KiB != 0)
+            return Error(ErrorCode::invalid_argument, "page table page is not page aligned");
+        return table;
     }
 
+    PageTableAllocator& allocator_;
     uint64_t root_ = 0;
 };
 
 } // namespace
 
 ErrorOr<uint64_t> build_page_tables(const PageTableOptions& options, const elf::Image& core_elf,
-                                    const CoreImage& core) {
-    PageTableBuilder builder;
+                                    PageTableAllocator& allocator) {
+    // The identity map uses PML4 slots 0-255 and the direct map slots 256-510 (511 holds the
+    // core): 255 x 512 GiB of physical address space is the most either can cover.
+    if (options.physical_limit > 255ull * 512 * k1GiB)
+        return Error(ErrorCode::not_supported, "more than 127 TiB of physical address space");
+    PageTableBuilder builder(allocator);
     TRY(builder.init());
 
     TRY(builder.map(0, 0, options.physical_limit, k2MiB, kWritable));
@@ -89,7 +98,7 @@ ErrorOr<uint64_t> build_page_tables(const PageTableOptions& options, const elf::
         uint64_t start = segment.virtual_address & ~(k4KiB - 1);
         uint64_t end = (segment.virtual_address + segment.memory_size + k4KiB - 1) & ~(k4KiB - 1);
         uint64_t flags = (segment.writable ? kWritable : 0) | (segment.executable ? 0 : kNoExecute);
-        uint64_t physical = core.physical_base + (start - handoff::kCoreVirtualBase);
+        uint64_t physical = options.core_physical_base + (start - handoff::kCoreVirtualBase);
         TRY(builder.map(start, physical, end - start, k4KiB, flags));
     }
     return builder.root();

@@ -26,17 +26,28 @@ enum class ErrorCode : uint16_t {
 
 [[nodiscard]] constexpr const char* error_code_name(ErrorCode code) {
     switch (code) {
-    case ErrorCode::invalid_argument: return "invalid argument";
-    case ErrorCode::out_of_range: return "out of range";
-    case ErrorCode::out_of_memory: return "out of memory";
-    case ErrorCode::not_found: return "not found";
-    case ErrorCode::not_supported: return "not supported";
-    case ErrorCode::corrupt: return "corrupt";
-    case ErrorCode::io: return "i/o error";
-    case ErrorCode::busy: return "busy";
-    case ErrorCode::timeout: return "timeout";
-    case ErrorCode::permission: return "permission denied";
-    case ErrorCode::already_exists: return "already exists";
+    case ErrorCode::invalid_argument:
+        return "invalid argument";
+    case ErrorCode::out_of_range:
+        return "out of range";
+    case ErrorCode::out_of_memory:
+        return "out of memory";
+    case ErrorCode::not_found:
+        return "not found";
+    case ErrorCode::not_supported:
+        return "not supported";
+    case ErrorCode::corrupt:
+        return "corrupt";
+    case ErrorCode::io:
+        return "i/o error";
+    case ErrorCode::busy:
+        return "busy";
+    case ErrorCode::timeout:
+        return "timeout";
+    case ErrorCode::permission:
+        return "permission denied";
+    case ErrorCode::already_exists:
+        return "already exists";
     }
     return "unknown error";
 }
@@ -59,8 +70,7 @@ class [[nodiscard]] ErrorOr {
 public:
     ErrorOr(Error error) : has_value_(false) { new (&storage_.error) Error(error); }
     template <typename U = T>
-        requires std::is_constructible_v<T, U&&>
-    ErrorOr(U&& value) : has_value_(true) {
+    requires std::is_constructible_v<T, U&&> ErrorOr(U&& value) : has_value_(true) {
         new (&storage_.value) T(std::forward<U>(value));
     }
     ErrorOr(const ErrorOr& other) : has_value_(other.has_value_) { copy_from(other); }

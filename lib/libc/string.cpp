@@ -88,3 +88,21 @@ int strncmp(const char* left, const char* right, size_t limit) {
 }
 
 } // extern "C"
+
+extern "C" {
+
+// Decimal conversion as C specifies it (optional leading whitespace and sign). lwIP's
+// netif_find() calls it; overflow is undefined in C, here it wraps.
+int atoi(const char* text) {
+    while (*text == ' ' || (*text >= '\t' && *text <= '\r'))
+        ++text;
+    bool negative = false;
+    if (*text == '+' || *text == '-')
+        negative = *text++ == '-';
+    unsigned value = 0;
+    while (*text >= '0' && *text <= '9')
+        value = value * 10 + static_cast<unsigned>(*text++ - '0');
+    return static_cast<int>(negative ? 0u - value : value);
+}
+
+} // extern "C"

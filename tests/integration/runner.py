@@ -2,7 +2,8 @@
 """Runs one Halcyon integration test: build its boot media, boot it in QEMU, judge the serial log.
 
 The test cases are described in cases.json (next to this file); CTest runs this script once per
-case. A case passes when its `expect` patterns appear in the serial log in order, no `forbid`
+case. A case passes when its `expect` patterns appear in the serial log in order (an entry that is
+a list of patterns matches its lines in any order), no `forbid`
 pattern appears, and - if it says `exit` - QEMU then exits by itself, for the given reason, with
 the given status, all within `timeout` seconds. On failure the FULL serial log is printed.
 
@@ -57,6 +58,10 @@ def build_media(case, args, work):
                "--config", str(config), "--cfg-tool", args.cfg_tool]
     if case.get("no_check"):
         command.append("--no-check")
+    # Extra files next to the loader (VM kernels, test guests); "{guests}" is the directory the
+    # build puts the flat test guests in (tests/guests/).
+    for spec in case.get("add", []):
+        command += ["--add", spec.replace("{guests}", args.guests)]
     if case["boot"] == "pxe":
         command += ["--pxe", str(work / "pxe")]
     else:
@@ -85,6 +90,22 @@ def compile_pattern(pattern, values):
     for placeholder, value in values.items():
         pattern = pattern.replace(placeholder, value)
     return re.compile(pattern)
+
+
+class AnyOrder:
+    """An `expect` entry that is a list: all of its patterns, in any order (lines printed by
+    several CPUs or VMs at once). Matches, like a single pattern, once its last pattern has."""
+
+    def __init__(self, patterns):
+        self.remaining = list(patterns)
+        self.pattern = " & ".join(p.pattern for p in patterns)
+
+    def search(self, line):
+        for pattern in self.remaining:
+            if pattern.search(line):
+                self.remaining.remove(pattern)
+                break
+        return not self.remaining
 
 
 def watch(case, machine, expect, forbid, ready_pattern):
@@ -154,7 +175,8 @@ def run_case(case, args):
     machine = qemu.Qemu(work, case.get("cpus", 1), case.get("memory", 512),
                         boot_args(case, work, args.disk_image))
     values = {"{virt}": machine.virt, "{cpus}": str(case.get("cpus", 1))}
-    expect = [compile_pattern(pattern, values) for pattern in case["expect"]]
+    expect = [AnyOrder([compile_pattern(p, values) for p in pattern]) if isinstance(pattern, list)
+              else compile_pattern(pattern, values) for pattern in case["expect"]]
     forbid = [compile_pattern(pattern, values) for pattern in case.get("forbid", [])]
     ready = re.compile(case.get("ready", r"^HALCYON READY "))
     print(f"{case['name']}: {case.get('description', '')}")
@@ -167,7 +189,7 @@ def run_case(case, args):
         summary.write_text(f"{case['name']}: PASS ({timing}, {total:.1f}s total)\n")
         print(f"PASS: {how} ({timing}, {total:.1f}s total)")
         return 0
-    except TestFailure as failure:
+    except (TestFailure, RuntimeError, OSError) as failure:
         summary.write_text(f"{case['name']}: FAIL ({failure})\n")
         print(f"FAIL: {failure}")
         return 1
@@ -197,6 +219,7 @@ def main():
     parser.add_argument("--core", default="", help="halcyon.elf")
     parser.add_argument("--cfg-tool", default="", help="halcyon-cfg (optional)")
     parser.add_argument("--make-image", default=str(HERE.parent.parent / "tools/make-image.py"))
+    parser.add_argument("--guests", default="", help="directory of the built test guests")
     parser.add_argument("--disk-image", help="boot this disk instead of building one (self-test)")
     parser.add_argument("--timeout", type=float, help="override the case's timeout")
     args = parser.parse_args()

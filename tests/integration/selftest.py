@@ -127,8 +127,8 @@ def main():
         expect_outcome("harness_reset_is_not_poweroff", reset, work, passes=False,
                        failure_text="guest-reset")
         elapsed = expect_outcome("harness_timeout", idle, work, passes=False,
-                                 failure_text="timed out after 25")
-        check(25 <= elapsed < 60, f"harness_timeout: gave up at its timeout ({elapsed:.1f}s)")
+                                 failure_text="timed out after 20")
+        check(20 <= elapsed < 55, f"harness_timeout: gave up at its timeout ({elapsed:.1f}s)")
         for number in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
             interrupted(number, idle, work)
 

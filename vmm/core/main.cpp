@@ -22,6 +22,7 @@
 #include "vmm/core/physical_view.hpp"
 #include "vmm/core/symbols.hpp"
 #include "vmm/virt/virt_cpu.hpp"
+#include "vmm/worker/vm_worker.hpp"
 
 #include <string_view>
 
@@ -189,6 +190,16 @@ extern "C" [[noreturn]] void kernel_main(uint64_t handoff_physical, uint64_t ent
 
     log::plain_line("HALCYON READY cpus=%u virt=%s npt=%d", cpus, virt::kind_name(features.kind),
                     features.npt_or_ept ? 1 : 0);
+
+    // The VMs of halcyon.cfg, if any, run to completion on this CPU (the VM worker's
+    // cooperative scheduler); a configuration without VMs goes on exactly as before.
+    if (g_config.vm_count > 0) {
+        if (features.kind != virt::Kind::svm || !features.npt_or_ept)
+            log::error("cannot run VMs: they need AMD SVM with nested paging (have %s, npt=%d)",
+                       virt::kind_name(features.kind), features.npt_or_ept ? 1 : 0);
+        else
+            (void)worker::run_vms(g_config, handoff, frames);
+    }
 
     if (g_config.on_ready == config::OnReady::poweroff) {
         log::info("on_ready = poweroff: powering off");

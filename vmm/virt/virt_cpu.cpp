@@ -86,7 +86,7 @@ bool check_all_cpus_agree(uint32_t cpu_count) {
             continue; // never came up: reported by SMP bring-up
         if (!same_capabilities(bsp->features, other->features)) {
             log::warn("virt: cpu%u offers %s npt=%d asids=%u, the BSP %s npt=%d asids=%u; "
-                      "VMs will only use what every CPU offers",
+                      "CPUs disagree on virtualization features",
                       index, kind_name(other->features.kind), other->features.npt_or_ept,
                       other->features.asids, kind_name(bsp->features.kind),
                       bsp->features.npt_or_ept, bsp->features.asids);

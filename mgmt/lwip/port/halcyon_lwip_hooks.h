@@ -26,10 +26,8 @@ void halcyon_lwip_diag(const char* format, ...) __attribute__((format(printf, 1,
 // return (stop the partition and report).
 __attribute__((noreturn)) void halcyon_lwip_assert(const char* message, const char* file, int line);
 
-// The one C library function lwIP calls that lib/libc does not provide: netif_find() parses the
-// interface number of a name like "en0" with it. Whoever links lwip_core (our libc or the
-// partition) must supply a standard atoi.
-int atoi(const char* text);
+// lwIP's netif_find() parses the interface number of a name like "en0" with atoi(); lib/libc
+// provides it, so it is not a port hook.
 
 #ifdef __cplusplus
 }

@@ -1,6 +1,7 @@
 // AP bring-up (see smp.hpp). The APs are started strictly one after another: they share the one
 // trampoline page and its parameter block, and while an AP runs its set-up the BSP only spins,
 // so the AP has the logger and the frame allocator to itself.
+#include "vmm/arch/x86_64/cpu_mailbox.hpp"
 #include "vmm/arch/x86_64/smp.hpp"
 
 #include "vmm/arch/x86_64/cpu.hpp"
@@ -47,13 +48,34 @@ struct TemporaryTables {
     static constexpr size_t kPages = 3;
 };
 
-[[nodiscard]] ErrorOr<TemporaryTables> build_temporary_tables(mm::FrameAllocator& frames) {
-    const uint64_t base = TRY(frames.allocate(TemporaryTables::kPages));
-    if (base + TemporaryTables::kPages * kPageSize > kFourGiB) {
-        (void)frames.free(base, TemporaryTables::kPages);
-        return Error(ErrorCode::not_supported,
-                     "AP start-up page tables must lie below 4 GiB (frame allocator gave more)");
+// `pages` contiguous frames that end below 4 GiB. The frame allocator has no address limit, so
+// when its pick lies higher, free frames are claimed by address from the usable regions of the
+// memory map below 4 GiB instead (reserve() fails harmlessly on frames already taken).
+[[nodiscard]] ErrorOr<uint64_t> allocate_below_4gib(mm::FrameAllocator& frames,
+                                                    const handoff::Handoff& handoff, size_t pages) {
+    const uint64_t bytes = pages * kPageSize;
+    const uint64_t first_try = TRY(frames.allocate(pages));
+    if (first_try + bytes <= kFourGiB)
+        return first_try;
+    (void)frames.free(first_try, pages);
+    const auto* regions = direct_map<const handoff::MemoryRegion>(handoff.memory_map);
+    for (uint32_t r = 0; r < handoff.memory_region_count; ++r) {
+        if (regions[r].type != handoff::MemoryType::usable)
+            continue;
+        const uint64_t end = regions[r].physical_base + regions[r].page_count * kPageSize;
+        for (uint64_t base = regions[r].physical_base;
+             base + bytes <= end && base + bytes <= kFourGiB; base += kPageSize) {
+            if (frames.is_managed(base) && !frames.is_allocated(base) &&
+                !frames.reserve(base, pages).is_error())
+                return base;
+        }
     }
+    return Error(ErrorCode::out_of_memory, "no free memory below 4 GiB for the AP start-up tables");
+}
+
+[[nodiscard]] ErrorOr<TemporaryTables> build_temporary_tables(mm::FrameAllocator& frames,
+                                                              const handoff::Handoff& handoff) {
+    const uint64_t base = TRY(allocate_below_4gib(frames, handoff, TemporaryTables::kPages));
     auto* pml4 = direct_map<uint64_t>(base);
     auto* pdpt = direct_map<uint64_t>(base + kPageSize);
     auto* pd = direct_map<uint64_t>(base + 2 * kPageSize);
@@ -184,8 +206,9 @@ extern "C" [[noreturn]] void ap_entry(PerCpu* cpu) {
         log::warn("smp: started as APIC id %u but reports %u", cpu->apic_id, apic_id);
     enable_virtualization(*cpu);
     __atomic_store_n(&cpu->online, true, __ATOMIC_RELEASE);
-    // Parked until the scheduler exists: nothing wakes a cli; hlt CPU but INIT/NMI/SMI.
-    halt_forever();
+    // Until the scheduler exists the AP sleeps in hlt and runs what the BSP posts to its
+    // mailbox (the VM worker's vCPUs).
+    mailbox::serve_forever(*cpu);
 }
 
 ErrorOr<uint32_t> start_application_processors(const acpi::Machine& machine,
@@ -215,8 +238,11 @@ ErrorOr<uint32_t> start_application_processors(const acpi::Machine& machine,
     g_online = 1;
 
     TRY(check_trampoline_page(handoff));
-    const TemporaryTables tables = TRY(build_temporary_tables(frames));
+    const TemporaryTables tables = TRY(build_temporary_tables(frames, handoff));
     TrampolineParameters* parameters = install_trampoline(handoff.ap_trampoline, tables.physical);
+    log::debug("smp: trampoline at %#llx, start-up page tables at %#llx",
+               static_cast<unsigned long long>(handoff.ap_trampoline),
+               static_cast<unsigned long long>(tables.physical));
     const auto vector_page = static_cast<uint8_t>(handoff.ap_trampoline >> 12);
 
     const uint64_t all_start = rdtsc();

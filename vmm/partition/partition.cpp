@@ -1,0 +1,304 @@
+#include "vmm/partition/partition.hpp"
+
+#include "boot/handoff/handoff.hpp"
+#include "vmm/partition/cpuid_policy.hpp"
+#include "vmm/partition/msr_policy.hpp"
+#include "vmm/partition/object_memory.hpp"
+#include "vmm/svm/svm_vcpu.hpp"
+
+#include <new>
+#include <string.h>
+
+namespace halcyon::vmm {
+namespace {
+
+constexpr uint8_t kVectorGeneralProtection = 13;
+constexpr uint64_t kChunkSize = 2ull << 20;
+constexpr uint64_t kChunkPages = kChunkSize / mm::kPageSize;
+// Internally handled exits in a row before run_vcpu() returns `yield`, so that a guest spinning
+// on CPUID cannot keep other vCPUs of the same physical CPU from running.
+constexpr int kMaxExitsPerRun = 64;
+
+template <typename T = uint8_t>
+T* direct(uint64_t physical) {
+    return reinterpret_cast<T*>(handoff::kDirectMapBase + physical);
+}
+
+} // namespace
+
+Partition::Partition(mm::FrameAllocator& frames, mm::NestedPageTable npt, uint32_t address_space_id)
+    : frames_(&frames), npt_(static_cast<mm::NestedPageTable&&>(npt)),
+      address_space_id_(address_space_id) {}
+
+ErrorOr<Partition*> Partition::create(const char* name, uint32_t address_space_id,
+                                      mm::FrameAllocator& frames) {
+    auto npt = TRY(mm::NestedPageTable::create(frames, mm::PhysicalWindow::direct_map()));
+    void* memory = allocate_object(sizeof(Partition), alignof(Partition));
+    if (memory == nullptr) {
+        npt.destroy();
+        return Error(ErrorCode::out_of_memory, "no memory for a partition");
+    }
+    auto* partition =
+        new (memory) Partition(frames, static_cast<mm::NestedPageTable&&>(npt), address_space_id);
+    for (size_t i = 0; i + 1 < sizeof(partition->name_) && name[i] != '\0'; ++i)
+        partition->name_[i] = name[i];
+    return partition;
+}
+
+Partition::~Partition() {
+    for (uint32_t i = 0; i < vcpu_count_; ++i) {
+        release_fpu_state(vcpus_[i].fpu);
+        delete vcpus_[i].backend;
+    }
+    npt_.destroy();
+    for (uint32_t i = 0; i < chunk_count_; ++i)
+        (void)frames_->free(chunks_[i].host_physical, kChunkPages);
+    if (all_ones_page_ != 0)
+        (void)frames_->free(all_ones_page_, 1);
+}
+
+ErrorOr<void> Partition::add_memory(uint64_t guest_physical, uint64_t size) {
+    if (guest_physical % kChunkSize != 0 || size % kChunkSize != 0)
+        return Error(ErrorCode::invalid_argument, "guest memory must be 2 MiB aligned and sized");
+    for (uint64_t offset = 0; offset < size; offset += kChunkSize) {
+        if (chunk_count_ == kMaxMemoryChunks)
+            return Error(ErrorCode::out_of_range, "too many guest memory chunks");
+        // 2 MiB-aligned host chunks let the nested tables use 2 MiB pages (fewer TLB misses).
+        const uint64_t host = TRY(frames_->allocate(kChunkPages, kChunkPages));
+        memset(direct(host), 0, kChunkSize); // never leak a previous owner's data
+        auto mapped = npt_.map(guest_physical + offset, host, kChunkSize, mm::kGuestMemory);
+        if (mapped.is_error()) {
+            (void)frames_->free(host, kChunkPages);
+            return mapped.release_error();
+        }
+        chunks_[chunk_count_++] = {guest_physical + offset, host, kChunkSize};
+        memory_bytes_ += kChunkSize;
+    }
+    return {};
+}
+
+uint8_t* Partition::host_pointer(uint64_t guest_physical, size_t size) {
+    for (uint32_t i = 0; i < chunk_count_; ++i) {
+        const Chunk& chunk = chunks_[i];
+        if (guest_physical >= chunk.guest_physical &&
+            guest_physical - chunk.guest_physical < chunk.size &&
+            size <= chunk.size - (guest_physical - chunk.guest_physical))
+            return direct(chunk.host_physical + (guest_physical - chunk.guest_physical));
+    }
+    return nullptr;
+}
+
+ErrorOr<void> Partition::write_guest(uint64_t guest_physical, const void* data, size_t size) {
+    // Chunks are contiguous in guest-physical space only chunk by chunk: copy piecewise.
+    const auto* bytes = static_cast<const uint8_t*>(data);
+    while (size > 0) {
+        const size_t piece = static_cast<size_t>(size < kChunkSize - guest_physical % kChunkSize
+                                                     ? size
+                                                     : kChunkSize - guest_physical % kChunkSize);
+        uint8_t* target = host_pointer(guest_physical, piece);
+        if (target == nullptr)
+            return Error(ErrorCode::out_of_range, "write outside the guest's memory");
+        memcpy(target, bytes, piece);
+        bytes += piece;
+        guest_physical += piece;
+        size -= piece;
+    }
+    return {};
+}
+
+ErrorOr<void> Partition::read_guest(uint64_t guest_physical, void* data, size_t size) {
+    auto* bytes = static_cast<uint8_t*>(data);
+    while (size > 0) {
+        const size_t piece = static_cast<size_t>(size < kChunkSize - guest_physical % kChunkSize
+                                                     ? size
+                                                     : kChunkSize - guest_physical % kChunkSize);
+        const uint8_t* source = host_pointer(guest_physical, piece);
+        if (source == nullptr)
+            return Error(ErrorCode::out_of_range, "read outside the guest's memory");
+        memcpy(bytes, source, piece);
+        bytes += piece;
+        guest_physical += piece;
+        size -= piece;
+    }
+    return {};
+}
+
+ErrorOr<uint32_t> Partition::create_vcpu() {
+    if (vcpu_count_ == kMaxVcpusPerPartition)
+        return Error(ErrorCode::out_of_range, "too many vCPUs in one partition");
+    const BackendSetup setup{.nested_root = npt_.root(), .address_space_id = address_space_id_};
+    svm::SvmVcpu* backend = TRY(svm::SvmVcpu::create(*frames_, setup));
+    Vcpu& vcpu = vcpus_[vcpu_count_];
+    vcpu.backend = backend;
+    init_fpu_state(vcpu.fpu);
+    return vcpu_count_++;
+}
+
+GeneralRegisters& Partition::registers(uint32_t index) {
+    return vcpus_[index].backend->registers();
+}
+
+SystemRegisters Partition::system_registers(uint32_t index) {
+    return vcpus_[index].backend->system_registers();
+}
+
+void Partition::set_system_registers(uint32_t index, const SystemRegisters& registers) {
+    vcpus_[index].backend->set_system_registers(registers);
+}
+
+ErrorOr<void> Partition::inject_interrupt(uint32_t index, uint8_t vector) {
+    CpuBackend& cpu = *vcpus_[index].backend;
+    if (!cpu.interrupts_enabled())
+        return Error(ErrorCode::busy, "the vCPU does not accept interrupts now");
+    cpu.inject_interrupt(vector);
+    return {};
+}
+
+void Partition::inject_exception(uint32_t index, uint8_t vector, bool has_error_code,
+                                 uint32_t error_code) {
+    vcpus_[index].backend->inject_exception(vector, has_error_code, error_code);
+}
+
+void Partition::complete_io(uint32_t index, const IoExit& io, uint32_t value) {
+    GeneralRegisters& regs = registers(index);
+    if (io.in) {
+        if (io.size == 4)
+            regs.rax = value; // a 32-bit register write zero-extends
+        else if (io.size == 2)
+            regs.rax = (regs.rax & ~0xFFFFull) | (value & 0xFFFF);
+        else
+            regs.rax = (regs.rax & ~0xFFull) | (value & 0xFF);
+    }
+    regs.rip = io.next_rip;
+}
+
+ErrorOr<Intercept> Partition::run_vcpu(uint32_t index) {
+    if (index >= vcpu_count_)
+        return Error(ErrorCode::out_of_range, "no such vCPU");
+    Vcpu& vcpu = vcpus_[index];
+    activate_fpu_state(vcpu.fpu);
+    for (int i = 0; i < kMaxExitsPerRun; ++i) {
+        const VcpuExit exit = TRY(vcpu.backend->run());
+        __atomic_add_fetch(&exit_counts_[static_cast<size_t>(exit.reason)], 1, __ATOMIC_RELAXED);
+        Intercept intercept;
+        intercept.raw_code = exit.raw_code;
+        const bool for_worker = TRY(handle_exit(index, exit, intercept));
+        if (for_worker)
+            return intercept;
+    }
+    Intercept intercept;
+    intercept.kind = InterceptKind::yield;
+    return intercept;
+}
+
+ErrorOr<bool> Partition::handle_exit(uint32_t index, const VcpuExit& exit, Intercept& out) {
+    CpuBackend& cpu = *vcpus_[index].backend;
+    GeneralRegisters& regs = cpu.registers();
+    switch (exit.reason) {
+    case ExitReason::retry:
+        return false;
+    case ExitReason::cpuid: {
+        const CpuidContext context{.vcpu_index = index, .vcpu_count = vcpu_count_};
+        const auto result =
+            guest_cpuid(static_cast<uint32_t>(regs.rax), static_cast<uint32_t>(regs.rcx), context,
+                        [](uint32_t leaf, uint32_t subleaf) {
+                            virt::CpuidRegisters r;
+                            asm volatile("cpuid"
+                                         : "=a"(r.eax), "=b"(r.ebx), "=c"(r.ecx), "=d"(r.edx)
+                                         : "a"(leaf), "c"(subleaf));
+                            return r;
+                        });
+        TRY(skip_instruction(index));
+        regs.rax = result.eax;
+        regs.rbx = result.ebx;
+        regs.rcx = result.ecx;
+        regs.rdx = result.edx;
+        return false;
+    }
+    case ExitReason::msr_read: {
+        uint64_t value = 0;
+        if (read_msr(cpu, index, exit.msr, value) == MsrOutcome::general_protection) {
+            cpu.inject_exception(kVectorGeneralProtection, true, 0);
+            return false;
+        }
+        TRY(skip_instruction(index));
+        regs.rax = static_cast<uint32_t>(value);
+        regs.rdx = value >> 32;
+        return false;
+    }
+    case ExitReason::msr_write:
+        if (write_msr(cpu, index, exit.msr, exit.msr_value) == MsrOutcome::general_protection) {
+            cpu.inject_exception(kVectorGeneralProtection, true, 0);
+            return false;
+        }
+        TRY(skip_instruction(index));
+        return false;
+    case ExitReason::pause:
+        TRY(skip_instruction(index));
+        out.kind = InterceptKind::yield;
+        return true;
+    case ExitReason::host_interrupt:
+        out.kind = InterceptKind::yield;
+        return true;
+    case ExitReason::hlt:
+        regs.rip += 1; // HLT is F4; a prefix on it would be meaningless
+        out.kind = InterceptKind::halted;
+        out.interrupts_enabled = cpu.interrupts_enabled();
+        return true;
+    case ExitReason::io:
+        out.kind = InterceptKind::io;
+        out.io = exit.io;
+        return true;
+    case ExitReason::shutdown:
+        out.kind = InterceptKind::shutdown;
+        return true;
+    case ExitReason::nested_page_fault: {
+        auto handled = handle_unbacked_access(index, exit.memory);
+        if (handled.is_error()) {
+            out.kind = InterceptKind::failed;
+            out.message = handled.error().message();
+            return true;
+        }
+        return false;
+    }
+    case ExitReason::invalid_state:
+        out.kind = InterceptKind::failed;
+        out.message = "the CPU refused the guest state (VMEXIT_INVALID)";
+        return true;
+    case ExitReason::unhandled:
+        out.kind = InterceptKind::failed;
+        out.message = "unexpected exit";
+        return true;
+    }
+    out.kind = InterceptKind::failed;
+    out.message = "unknown exit reason";
+    return true;
+}
+
+// A guest-physical address without RAM behaves like an unbacked bus address on a PC: reads
+// return all ones, writes go nowhere. Reads are served by mapping one read-only page of 0xFF
+// bytes there (so later reads cost nothing); a write to such a page faults again and is
+// completed by skipping the instruction.
+ErrorOr<void> Partition::handle_unbacked_access(uint32_t index, const MemoryExit& access) {
+    const uint64_t page = access.guest_physical & ~(mm::kPageSize - 1);
+    mm::SpinLockGuard guard(memory_lock_);
+    if (host_pointer(page, mm::kPageSize) != nullptr)
+        return Error(ErrorCode::corrupt, "nested page fault on guest RAM");
+    if (access.present) {
+        if (!access.write)
+            return Error(ErrorCode::corrupt, "nested page fault on a readable unbacked page");
+        return skip_instruction(index); // the write is dropped
+    }
+    if (unbacked_pages_ == kMaxUnbackedPages)
+        return Error(ErrorCode::out_of_range,
+                     "the guest touched too many addresses without memory");
+    if (all_ones_page_ == 0) {
+        all_ones_page_ = TRY(frames_->allocate(1));
+        memset(direct(all_ones_page_), 0xFF, mm::kPageSize);
+    }
+    TRY(npt_.map(page, all_ones_page_, mm::kPageSize, mm::kGuestReadOnly));
+    ++unbacked_pages_;
+    return {};
+}
+
+} // namespace halcyon::vmm

@@ -1,0 +1,76 @@
+// The MAC learning table: (forwarding domain, MAC) -> port, in caller-provided fixed storage.
+// Open addressing with linear probing and backward-shift deletion (no tombstones, so lookups never
+// degrade), ageing against the caller's clock, a hard capacity limit (a flood of random source
+// MACs fills it and then stops learning; it never evicts live entries or allocates), and move
+// detection (a MAC seen on a new port re-points the entry and counts a move).
+#pragma once
+
+#include "vswitch/packet/bytes.hpp"
+#include "vswitch/packet/frame.hpp"
+
+#include <span>
+#include <stdint.h>
+
+namespace halcyon::vswitch {
+
+// A forwarding domain: a VLAN (PVLAN secondaries share their primary's domain) or an NVGRE VSID.
+using DomainId = uint32_t;
+[[nodiscard]] constexpr DomainId vlan_domain(uint16_t vlan) {
+    return vlan;
+}
+[[nodiscard]] constexpr DomainId vsid_domain(uint32_t vsid) {
+    return (1u << 24) | vsid;
+}
+
+struct MacEntry {
+    uint64_t mac = 0; // MacAddress::to_u64()
+    uint64_t last_seen_ns = 0;
+    DomainId domain = 0;
+    PortId port = kNoPort;
+    bool used = false;
+};
+
+struct MacTableStats {
+    uint64_t learned = 0;
+    uint64_t moves = 0;
+    uint64_t refreshed = 0;
+    uint64_t table_full = 0; // learn attempts refused because the table was at capacity
+    uint64_t aged_out = 0;
+};
+
+enum class LearnResult : uint8_t { learned, refreshed, moved, table_full };
+
+class MacTable {
+public:
+    // `storage.size()` must be a power of two; at most 3/4 of it is filled, which keeps probe
+    // sequences short. ageing_ns = 0 disables ageing.
+    MacTable(std::span<MacEntry> storage, uint64_t ageing_ns);
+
+    LearnResult learn(DomainId domain, const MacAddress& mac, PortId port, uint64_t now_ns);
+    // The port for (domain, mac), or kNoPort if unknown or aged out.
+    [[nodiscard]] PortId lookup(DomainId domain, const MacAddress& mac, uint64_t now_ns) const;
+    // Drops entries idle longer than the ageing time; returns how many.
+    uint32_t age(uint64_t now_ns);
+    // Forgets everything learned on `port` (port removed or moved to another VLAN).
+    uint32_t flush_port(PortId port);
+    void clear();
+
+    [[nodiscard]] uint32_t size() const { return size_; }
+    [[nodiscard]] uint32_t capacity() const { return limit_; }
+    [[nodiscard]] const MacTableStats& stats() const { return stats_; }
+    void set_ageing(uint64_t ageing_ns) { ageing_ns_ = ageing_ns; }
+
+private:
+    [[nodiscard]] uint32_t slot_for(DomainId domain, uint64_t mac) const;
+    [[nodiscard]] bool expired(const MacEntry& entry, uint64_t now_ns) const;
+    void erase_slot(uint32_t slot);
+
+    std::span<MacEntry> slots_;
+    uint32_t mask_ = 0;
+    uint32_t limit_ = 0;
+    uint32_t size_ = 0;
+    uint64_t ageing_ns_ = 0;
+    MacTableStats stats_;
+};
+
+} // namespace halcyon::vswitch

@@ -1,0 +1,79 @@
+// The vocabulary of Hyper-V Network Virtualization (seeds: "Network Virtualization Concepts"):
+// a routing domain (one VM network, an isolation boundary named by a GUID) holds virtual subnets
+// (each a 24-bit VSID); each VM network adapter has a customer address (CA, what the VM sees)
+// that policy maps to a provider address (PA, the host's address on the physical network).
+#pragma once
+
+#include "vswitch/packet/bytes.hpp"
+
+#include <array>
+#include <stdint.h>
+
+namespace halcyon::vswitch::nvgre {
+
+using Vsid = uint32_t;
+
+// RFC 7637 reserves VSIDs 0..0xFFF and 0xFFFFFF; the seeds give the usable range as 4096 to
+// 2^24 - 2.
+inline constexpr Vsid kFirstVsid = 0x1000;
+inline constexpr Vsid kLastVsid = 0xFFFFFE;
+[[nodiscard]] constexpr bool is_valid_vsid(Vsid vsid) {
+    return vsid >= kFirstVsid && vsid <= kLastVsid;
+}
+
+// The routing domain id (RDID): a GUID such as {11111111-2222-3333-4444-000000000000}, kept as
+// two integers (first eight bytes, last eight bytes as written) because it is only compared.
+struct RoutingDomainId {
+    uint64_t high = 0;
+    uint64_t low = 0;
+    friend constexpr bool operator==(const RoutingDomainId&, const RoutingDomainId&) = default;
+};
+
+// A CA or PA: IPv4 or IPv6, in wire order (IPv4 in the first four bytes, the rest zero). The
+// seeds allow IPv4 customers on an IPv6 provider network and the other way round.
+struct NetAddress {
+    bool is_ipv6 = false;
+    std::array<uint8_t, 16> bytes{};
+
+    [[nodiscard]] static constexpr NetAddress v4(uint8_t a, uint8_t b, uint8_t c, uint8_t d) {
+        NetAddress address;
+        address.bytes[0] = a;
+        address.bytes[1] = b;
+        address.bytes[2] = c;
+        address.bytes[3] = d;
+        return address;
+    }
+    [[nodiscard]] static constexpr NetAddress from_wire_v4(const uint8_t* p) {
+        return v4(p[0], p[1], p[2], p[3]);
+    }
+    [[nodiscard]] static constexpr NetAddress from_wire_v6(const uint8_t* p) {
+        NetAddress address;
+        address.is_ipv6 = true;
+        for (int i = 0; i < 16; ++i)
+            address.bytes[i] = p[i];
+        return address;
+    }
+    [[nodiscard]] constexpr uint32_t wire_size() const { return is_ipv6 ? 16 : 4; }
+    friend constexpr bool operator==(const NetAddress&, const NetAddress&) = default;
+};
+
+// One line of the lookup policy: where a customer address lives.
+struct LookupRecord {
+    RoutingDomainId routing_domain;
+    Vsid vsid = 0;
+    NetAddress customer_address;
+    MacAddress customer_mac;
+    NetAddress provider_address;
+};
+
+// A virtual subnet: its VSID, the routing domain it belongs to, and the CA of its default
+// gateway (the lowest address of the subnet, ".1" for a /24), which the host's distributed
+// router answers for.
+struct VirtualSubnet {
+    Vsid vsid = 0;
+    RoutingDomainId routing_domain;
+    NetAddress gateway_address;
+    bool has_gateway = false;
+};
+
+} // namespace halcyon::vswitch::nvgre

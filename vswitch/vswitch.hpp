@@ -1,0 +1,26 @@
+// The virtual switch library in one include: the frame model (packet/), the switch core (core/),
+// extensions (ext/). Components (acl/, qos/, nvgre/) have their own headers.
+#pragma once
+
+#include "vswitch/core/guards.hpp"
+#include "vswitch/core/hooks.hpp"
+#include "vswitch/core/mac_table.hpp"
+#include "vswitch/core/output.hpp"
+#include "vswitch/core/port_config.hpp"
+#include "vswitch/core/port_counters.hpp"
+#include "vswitch/core/port_set.hpp"
+#include "vswitch/core/switch.hpp"
+#include "vswitch/core/token_bucket.hpp"
+#include "vswitch/core/vlan_policy.hpp"
+#include "vswitch/ext/extension.hpp"
+#include "vswitch/ext/extension_chain.hpp"
+#include "vswitch/ext/port_mirror.hpp"
+#include "vswitch/packet/burst.hpp"
+#include "vswitch/packet/bytes.hpp"
+#include "vswitch/packet/checksum.hpp"
+#include "vswitch/packet/drop_reason.hpp"
+#include "vswitch/packet/frame.hpp"
+#include "vswitch/packet/frame_pool.hpp"
+#include "vswitch/packet/parser.hpp"
+#include "vswitch/packet/protocols.hpp"
+#include "vswitch/packet/vlan_tag.hpp"
