@@ -1,7 +1,7 @@
 #include "boot/uefi/disk_file_source.hpp"
 
 #include "boot/uefi/firmware.hpp"
-#include "boot/uefi/text_format.hpp"
+#include "lib/format/format.hpp"
 
 namespace halcyon::loader {
 
@@ -27,7 +27,7 @@ ErrorOr<void> DiskFileSource::open(efi::SimpleFileSystemProtocol* file_system,
         return status_error(status, "cannot open the boot volume");
     }
     TRY(join_path(directory, "", '\\', directory_, sizeof(directory_)));
-    (void)format_text(location_, sizeof(location_), "disk:%s", directory_);
+    (void)format::format(location_, sizeof(location_), "disk:%s", directory_);
     return {};
 }
 

@@ -1,7 +1,7 @@
 #include "boot/uefi/firmware.hpp"
 
 #include "boot/uefi/cpu.hpp"
-#include "boot/uefi/text_format.hpp"
+#include "lib/format/format.hpp"
 
 #include <stdarg.h>
 
@@ -59,8 +59,13 @@ void write_text(const char* text) {
 
 void write_line_va(const char* prefix, const char* format, va_list arguments) {
     char line[512];
-    size_t length = format_text(line, sizeof(line), "%s", prefix);
-    length += format_text_va(line + length, sizeof(line) - length, format, arguments);
+    // vformat returns the untruncated length (like vsnprintf): clamp to what the buffer holds.
+    size_t length = format::format(line, sizeof(line), "%s", prefix);
+    if (length >= sizeof(line))
+        length = sizeof(line) - 1;
+    length += format::vformat(line + length, sizeof(line) - length, format, arguments);
+    if (length >= sizeof(line))
+        length = sizeof(line) - 1;
     if (length + 1 < sizeof(line)) {
         line[length++] = '\n';
         line[length] = '\0';

@@ -2,8 +2,8 @@
 
 #include "boot/uefi/cpu.hpp"
 #include "boot/uefi/firmware.hpp"
-#include "boot/uefi/text_format.hpp"
 #include "boot/uefi/tftp_packet.hpp"
+#include "lib/format/format.hpp"
 
 namespace halcyon::loader {
 
@@ -43,8 +43,8 @@ ErrorOr<void> PxeFileSource::open(efi::PxeBaseCodeProtocol* pxe) {
         directory_[i] = boot_file[i];
     directory_[directory_length] = '\0';
 
-    (void)format_text(location_, sizeof(location_), "tftp://%u.%u.%u.%u/%s", server_.v4[0],
-                      server_.v4[1], server_.v4[2], server_.v4[3], directory_);
+    (void)format::format(location_, sizeof(location_), "tftp://%u.%u.%u.%u/%s", server_.v4[0],
+                         server_.v4[1], server_.v4[2], server_.v4[3], directory_);
     log("network boot: server %u.%u.%u.%u, boot file '%s'", server_.v4[0], server_.v4[1],
         server_.v4[2], server_.v4[3], boot_file);
     return {};

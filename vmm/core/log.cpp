@@ -72,22 +72,6 @@ bool enabled(LogLevel level) {
     return static_cast<uint8_t>(level) <= static_cast<uint8_t>(g_level);
 }
 
-const char* level_name(LogLevel level) {
-    switch (level) {
-    case LogLevel::error:
-        return "error";
-    case LogLevel::warn:
-        return "warn";
-    case LogLevel::info:
-        return "info";
-    case LogLevel::debug:
-        return "debug";
-    case LogLevel::trace:
-        return "trace";
-    }
-    return "?";
-}
-
 void message(LogLevel level, const char* fmt, va_list args) {
     if (!enabled(level))
         return;
@@ -96,10 +80,11 @@ void message(LogLevel level, const char* fmt, va_list args) {
 
     // Format outside the lock (it is the slow part); only the output is serialized.
     char line[kLineCapacity];
-    size_t length = clamp_length(format::format(line, sizeof(line), "[%5llu.%06u] cpu%u %s: ",
-                                                static_cast<unsigned long long>(time.seconds),
-                                                time.microseconds, cpu, level_name(level)),
-                                 sizeof(line));
+    size_t length = clamp_length(
+        format::format(line, sizeof(line),
+                       "[%5llu.%06u] cpu%u %s: ", static_cast<unsigned long long>(time.seconds),
+                       time.microseconds, cpu, config::log_level_name(level)),
+        sizeof(line));
     length += clamp_length(format::vformat(line + length, sizeof(line) - length, fmt, args),
                            sizeof(line) - length);
     if (length == sizeof(line) - 1)
