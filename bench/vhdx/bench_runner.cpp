@@ -49,6 +49,16 @@ void drop_cache(const std::string& file) {
     close(fd);
 }
 
+void warm(const std::string& file) {
+    int fd = open(file.c_str(), O_RDONLY);
+    if (fd < 0)
+        die("cannot open " + file);
+    std::vector<char> buffer(4 << 20);
+    while (read(fd, buffer.data(), buffer.size()) > 0) {
+    }
+    close(fd);
+}
+
 static std::string rate(double bytes, double seconds) {
     if (seconds <= 0)
         return "n/a";

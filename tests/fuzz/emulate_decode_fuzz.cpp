@@ -149,7 +149,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (outcome.status == EmulationStatus::inject_exception) {
         const uint8_t v = outcome.vector;
         if ((v != vector::kInvalidOpcode && v != vector::kGeneralProtection &&
-             v != vector::kStackFault && v != vector::kPageFault) ||
+             v != vector::kStackFault && v != vector::kPageFault && v != vector::kAlignmentCheck) ||
             regs.rip != rip_before || outcome.reason == nullptr)
             abort();
         return 0;

@@ -101,7 +101,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const Base& b = base();
     if (size < 3)
         return 0;
-    RawImage image(b.image);
+    static RawImage image(kCap);
+    image.assign(b.image);
     uint64_t at = (uint64_t(data[1]) | uint64_t(data[2]) << 8) * 16;
     size_t length = size - 3;
     if (at < b.log_length) {

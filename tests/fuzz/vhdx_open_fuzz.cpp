@@ -41,10 +41,10 @@ constexpr Window kWindows[] = {
 };
 
 void build_image(const uint8_t* data, size_t size, RawImage& image) {
+    image.resize(0);
     if (size < 2 || (data[0] & 1)) {
         size_t skip = size < 2 ? 0 : 1;
-        image.resize(size - skip);
-        std::memcpy(image.data(), data + skip, size - skip);
+        image.assign(data + skip, std::min<size_t>(size - skip, kCap));
         return;
     }
     image.resize((4 + data[1] % 16) * M);
@@ -123,7 +123,7 @@ void exercise(Disk* disk) {
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    RawImage image(kCap);
+    static RawImage image(kCap), copy(kCap);
     build_image(data, size, image);
     HeapAllocator allocator;
     SeededRandom random(1);
@@ -146,7 +146,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     // 2. Read-only with replay allowed, on a writable copy.
     {
-        RawImage copy(image);
+        copy.assign(image);
         RawImageBlockIo io(copy);
         OpenOptions options;
         options.read_only = true;
@@ -163,7 +163,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     // 3. Writable: change it, close it, and it must open again.
     {
-        RawImage copy(image);
+        copy.assign(image);
         RawImageBlockIo io(copy);
         OpenOptions options;
         options.random = &random;

@@ -6,9 +6,9 @@ static int failures;
 #define TRY_UD(name, bytes)                                                                        \
     do {                                                                                           \
         expect_fault(3);                                                                           \
-        __asm__ volatile(".byte " bytes : : "a"(0), "c"(0) : "memory");                          \
+        __asm__ volatile(".byte " bytes : : "a"(0), "c"(0) : "memory");                            \
         const struct fault_result fault = fault_taken();                                           \
-        print("svm-insn: " name " -> ");                                                          \
+        print("svm-insn: " name " -> ");                                                           \
         if (fault.vector == 6) {                                                                   \
             println("#UD: ok");                                                                    \
         } else {                                                                                   \

@@ -272,6 +272,32 @@ TEST_F(EmulatorModel, DeviceErrorIsAnErrorAndLeavesRegistersAlone) {
     EXPECT_EQ(regs_.gpr[kRax], before.gpr[kRax]);
 }
 
+TEST_F(EmulatorModel, AlignmentCheckAtCpl3) {
+    regs_.cr0 |= 1ULL << 18; // CR0.AM
+    regs_.rflags |= rflags::kAlignmentCheck;
+    regs_.gpr[kRbx] = address(page(3)) + 2;
+    const EmulationOutcome outcome = run({0x89, 0x03}); // mov [rbx], eax
+    expect_exception(outcome, vector::kAlignmentCheck);
+    EXPECT_EQ(outcome.error_code, 0u);
+    EXPECT_TRUE(guest_.log.empty());
+    regs_.gpr[kRbx] = address(page(3)) + 4;
+    EXPECT_EQ(run({0x89, 0x03}).status, EmulationStatus::completed);
+    // Not at CPL 0.
+    regs_.rip = address(page(0));
+    regs_.segment[kSs].attributes &= ~0x60;
+    regs_.gpr[kRbx] = address(page(3)) + 2;
+    EXPECT_EQ(run({0x89, 0x03}).status, EmulationStatus::completed);
+}
+
+TEST_F(EmulatorModel, ReportsSingleStepWhenTrapFlagIsSet) {
+    regs_.gpr[kRbx] = address(page(2));
+    regs_.rflags |= rflags::kTrap;
+    EXPECT_TRUE(run({0x89, 0x03}).single_step);
+    regs_.rip = address(page(0));
+    regs_.rflags &= ~rflags::kTrap;
+    EXPECT_FALSE(run({0x89, 0x03}).single_step);
+}
+
 TEST_F(EmulatorModel, ClearsResumeFlagAndRefusesVirtual8086) {
     regs_.gpr[kRbx] = address(page(2));
     regs_.rflags |= rflags::kResume;

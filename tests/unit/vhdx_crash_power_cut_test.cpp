@@ -29,7 +29,8 @@ TEST_P(VhdxCrash, EveryCutPointRecovers) {
     std::string e = build_scenario_base(world, sc);
     ASSERT_EQ(e, "");
     CutStats stats;
-    e = run_scenario_cuts(world, sc, long_mode() ? 8 : 1, stats);
+    e = run_scenario_cuts(world, sc, long_mode() ? 8 : 1, stats, {}, 0,
+                          long_mode() ? 1 : sc.cut_stride);
     EXPECT_EQ(e, "") << sc.name;
     EXPECT_GT(stats.operations, 10u) << "scenario too short to mean anything";
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(

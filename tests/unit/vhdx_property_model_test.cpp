@@ -112,6 +112,9 @@ TEST_P(VhdxProperty, RandomOperationsMatchTheModel) {
     };
 
     const int steps = 160;
+    // What actually ran, so a change to the operation mix cannot silently stop testing one.
+    int resizes = 0, refused_shrinks = 0, compactions = 0, reopens = 0;
+    uint64_t blocks_moved = 0;
     for (step = 0; step < steps; ++step) {
         int op = static_cast<int>(rng() % 100);
         const uint64_t bs = p.block_size;
@@ -160,17 +163,21 @@ TEST_P(VhdxProperty, RandomOperationsMatchTheModel) {
                     ASSERT_EQ(refused.error().code(), ErrorCode::busy);
                     ASSERT_EQ(io.image().size(), file_before);
                     ASSERT_EQ(compare(), "") << "a refused shrink changed the disk";
+                    refused_shrinks++;
                     MUST(resize(*disk, new_size, {true}));
                 }
             } else {
                 MUST(resize(*disk, new_size));
             }
             model.resize(new_size, 0);
+            resizes++;
         } else if (op < 85) { // compact
             auto result = compact(*disk);
             ASSERT_FALSE(result.is_error()) << message(result.error()) << " at step " << step;
             DiskInfo info = disk->info();
             ASSERT_LE(result.value().new_file_size, result.value().old_file_size);
+            compactions++;
+            blocks_moved += result.value().blocks_moved;
             ASSERT_EQ(info.file_size, io.image().size());
             if (p.block_size == kMiB) {
                 // Every extent is a multiple of 1 MiB, so any hole fits any block: after
@@ -187,9 +194,18 @@ TEST_P(VhdxProperty, RandomOperationsMatchTheModel) {
             ASSERT_FALSE(reopened.is_error()) << message(reopened.error());
             disk = reopened.value();
             ASSERT_FALSE(disk->info().log_replayed);
+            reopens++;
         }
         std::string e = compare();
         ASSERT_EQ(e, "") << "after step " << step << " (op " << op << ")";
+    }
+    EXPECT_GE(compactions, 5);
+    EXPECT_GE(reopens, 5);
+    if (p.type != DiskType::fixed)
+        EXPECT_GT(blocks_moved, 0u) << "compaction never moved a block";
+    if (!differencing) {
+        EXPECT_GE(resizes, 5);
+        EXPECT_GE(refused_shrinks, 1);
     }
     MUST(disk->close());
     auto reopened = Disk::open(io, allocator, open);

@@ -293,8 +293,9 @@ private:
 class Harness {
 public:
     explicit Harness(SwitchType type = SwitchType::external, uint32_t mac_slots = 1024,
-                     uint64_t ageing_ns = kDefaultMacAgeingNs, uint32_t frames = 512)
-        : pool_(frames), macs_(mac_slots),
+                     uint64_t ageing_ns = kDefaultMacAgeingNs, uint32_t frames = 512,
+                     uint32_t headroom = 128)
+        : pool_(frames, 2048, headroom), macs_(mac_slots),
           switch_(std::make_unique<Switch>(type, pool_.pool(), macs_, ageing_ns)) {}
 
     Switch& sw() { return *switch_; }

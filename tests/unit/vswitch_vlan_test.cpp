@@ -49,6 +49,15 @@ TEST(VswitchVlan, AccessToTrunkIsTaggedAndBack) {
     EXPECT_EQ(out[0], frame(2, 1)); // tag removed and padded back to 60 bytes
 }
 
+TEST(VswitchVlan, TaggingWithoutHeadroomIsACountedDrop) {
+    Harness h(SwitchType::external, 1024, kDefaultMacAgeingNs, 64, /*headroom=*/0);
+    PortId access = h.add_vm(10);
+    PortId uplink = h.add(trunk({10}));
+    h.send(access, frame(1, 2));
+    EXPECT_EQ(h.count(uplink), 0u);
+    EXPECT_EQ(h.port_drops(uplink, DropReason::no_headroom), 1u);
+}
+
 TEST(VswitchVlan, PriorityIsCarriedToTaggedEgress) {
     Harness h;
     PortId in = h.add(trunk({10}));

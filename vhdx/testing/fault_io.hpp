@@ -47,11 +47,13 @@ public:
     static constexpr size_t kTearSector = 512;
 
     PowerCutBlockIo() = default;
+    PowerCutBlockIo(const PowerCutBlockIo&) = delete; // may share its power supply
+    PowerCutBlockIo& operator=(const PowerCutBlockIo&) = delete;
     explicit PowerCutBlockIo(std::vector<uint8_t> image)
         : durable_(image), current_(std::move(image)) {}
 
     ErrorOr<void> read(uint64_t offset, std::span<uint8_t> buffer) override {
-        if (dead_)
+        if (power_->dead)
             return Error(ErrorCode::io, "power cut io: power is off");
         if (offset > current_.size() || buffer.size() > current_.size() - offset)
             return Error(ErrorCode::io, "power cut io: read past the end of the file");
@@ -59,7 +61,7 @@ public:
         return {};
     }
     ErrorOr<void> write(uint64_t offset, std::span<const uint8_t> data) override {
-        if (dead_)
+        if (power_->dead)
             return Error(ErrorCode::io, "power cut io: power is off");
         Pending op{false, offset, std::vector<uint8_t>(data.begin(), data.end()), 0};
         if (cut_now()) {
@@ -71,7 +73,7 @@ public:
         return {};
     }
     ErrorOr<void> flush() override {
-        if (dead_)
+        if (power_->dead)
             return Error(ErrorCode::io, "power cut io: power is off");
         if (cut_now())
             return Error(ErrorCode::io, "power cut io: power cut during a flush");
@@ -81,12 +83,12 @@ public:
         return {};
     }
     ErrorOr<uint64_t> size() override {
-        if (dead_)
+        if (power_->dead)
             return Error(ErrorCode::io, "power cut io: power is off");
         return current_.size();
     }
     ErrorOr<void> set_size(uint64_t size) override {
-        if (dead_)
+        if (power_->dead)
             return Error(ErrorCode::io, "power cut io: power is off");
         Pending op{true, 0, {}, size};
         if (cut_now()) {
@@ -100,9 +102,12 @@ public:
     bool read_only() const override { return false; }
 
     // Cut power at operation `index` (0-based, counting from now's total). -1: never.
-    void cut_at(int64_t index) { cut_at_ = index; }
-    [[nodiscard]] bool dead() const { return dead_; }
-    [[nodiscard]] uint64_t operations() const { return operations_; }
+    void cut_at(int64_t index) { power_->cut_at = index; }
+    [[nodiscard]] bool dead() const { return power_->dead; }
+    [[nodiscard]] uint64_t operations() const { return power_->operations; }
+    // Both files sit behind one power supply (a merge writes parent and child): operations
+    // of either count towards the cut, and the cut stops both.
+    void share_power_with(PowerCutBlockIo& other) { power_ = other.power_; }
     [[nodiscard]] uint64_t flushes() const { return flushes_; }
     // Writes and size changes a crash could still lose (0: every policy gives the same image).
     [[nodiscard]] size_t pending() const { return pending_.size(); }
@@ -188,12 +193,17 @@ private:
         std::vector<uint8_t> data;
         uint64_t size;
     };
+    struct Power {
+        int64_t cut_at = -1;
+        uint64_t operations = 0;
+        bool dead = false;
+    };
     bool cut_now() {
-        if (cut_at_ >= 0 && operations_ == static_cast<uint64_t>(cut_at_)) {
-            dead_ = true;
+        if (power_->cut_at >= 0 && power_->operations == static_cast<uint64_t>(power_->cut_at)) {
+            power_->dead = true;
             return true;
         }
-        operations_++;
+        power_->operations++;
         return false;
     }
     static void apply(std::vector<uint8_t>& image, const Pending& op, size_t length) {
@@ -205,10 +215,9 @@ private:
     std::vector<uint8_t> durable_;
     std::vector<uint8_t> current_;
     std::vector<Pending> pending_;
-    int64_t cut_at_ = -1;
-    uint64_t operations_ = 0;
+    Power own_power_;
+    Power* power_ = &own_power_;
     uint64_t flushes_ = 0;
-    bool dead_ = false;
 };
 
 // A BlockIo over a caller-owned image (no copy, no durability model): for checking crashed

@@ -129,6 +129,23 @@ inline std::vector<Scenario> crash_scenarios(bool long_mode) {
                     d.trim(0, M) && d.flush();
          },
          [](ScenarioDriver& d) { return d.compact() && d.write(M, 4096, 4) && d.flush(); }});
+    // Enough log entries (each ~12 KiB) to wrap the 1 MiB circular log more than once, so
+    // entries straddle its end and a torn newer entry sits over older ones; every value must
+    // survive exactly as the last completed write_metadata left it. CI cuts every 41st point
+    // (a prime, so the cuts walk through every phase of the ~20-operation commit cycle).
+    {
+        Scenario sc{
+            "log_wraparound", small_disk(DiskType::dynamic), false, {}, [](ScenarioDriver& d) {
+                bool ok = d.write(0, 4096, 1);
+                for (int i = 0; ok && i < 110; ++i)
+                    ok = d.write_metadata(
+                        kScenarioItem,
+                        std::vector<uint8_t>(i % 2 ? 5000 : 100, static_cast<uint8_t>(i)));
+                return ok && d.write(M, 4096, 2) && d.flush();
+            }};
+        sc.cut_stride = 41;
+        list.push_back(sc);
+    }
     for (Scenario& sc : list)
         sc.qemu_checkable = !sc.differencing;
     return list;

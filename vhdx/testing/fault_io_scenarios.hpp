@@ -109,8 +109,17 @@ public:
     bool write_metadata(const Guid& id, std::vector<uint8_t> value) {
         if (failed_)
             return false;
+        // Durable on return (logged and flushed): a crash shows the last completed value (or
+        // no item before the first) or the one in flight, never an older one.
+        if (metadata_candidates_.empty())
+            metadata_candidates_ = {{}}; // empty = the item is absent
+        else
+            metadata_candidates_ = {metadata_candidates_.back()};
         metadata_candidates_.push_back(value);
-        return ok(disk_->write_metadata(id, value, false));
+        if (!ok(disk_->write_metadata(id, value, false)))
+            return false;
+        metadata_candidates_ = {value};
+        return true;
     }
     bool close() {
         if (failed_)
@@ -166,6 +175,7 @@ struct Scenario {
     std::function<bool(ScenarioDriver&)> prepare; // crash-free, before the base image is taken
     std::function<bool(ScenarioDriver&)> steps;   // run under power cuts
     uint64_t model_cap = ~0ull;                   // see CrashModel
+    int cut_stride = 1;                           // CI cuts every n-th operation (long mode: all)
     bool qemu_checkable = true;                   // qemu-img handles this disk kind
 };
 

@@ -79,6 +79,12 @@ int command_create(int argc, char** argv) {
         relative = std::filesystem::relative(parent_abs, child_dir, ec).string();
         if (ec || relative.empty())
             relative = absolute;
+        else
+            // The locator holds Windows paths (MS-VHDX 2.6.2.6.1), so Hyper-V can follow it;
+            // our resolver turns '\' back into '/'.
+            for (char& c : relative)
+                if (c == '/')
+                    c = '\\';
         options.parent_relative_path = relative;
         options.parent_absolute_path = absolute;
         options.parent_resolver = &resolver;

@@ -140,7 +140,7 @@ void print_human(const std::string& path, const Disk& disk, const DiskInfo& info
                 (unsigned long long)b.zero, (unsigned long long)b.unmapped,
                 (unsigned long long)b.undefined, (unsigned long long)b.sector_bitmap_present);
     for (const ParentLocatorEntry& entry : info.parent_locator)
-        std::printf("parent %-11s%.*s\n", (std::string(entry.key) + ":").c_str(),
+        std::printf("parent locator:    %.*s = %.*s\n", int(entry.key.size()), entry.key.data(),
                     int(entry.value.size()), entry.value.data());
     std::printf("metadata items:    %u\n", disk.metadata_item_count());
     for (uint32_t i = 0; i < disk.metadata_item_count(); ++i) {

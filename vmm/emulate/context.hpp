@@ -63,8 +63,8 @@ struct MemoryAccess {
     uint8_t piece_size[2] = {};
 };
 
-// Address of a memory operand: segment, offset (effective address, already wrapped to the
-// address size) and whether the stack segment is implied (its faults are #SS, not #GP).
+// Address of a memory operand: its segment (SS-relative accesses fault with #SS, not #GP) and
+// offset (the effective address, already wrapped to the address size).
 struct OperandAddress {
     ZydisRegister segment;
     uint64_t offset;

@@ -34,6 +34,7 @@ bool select_mode(Context& ctx) {
 Flow dispatch(Context& ctx) {
     switch (ctx.instruction.mnemonic) {
     case ZYDIS_MNEMONIC_MOV:
+    case ZYDIS_MNEMONIC_MOVNTI:
     case ZYDIS_MNEMONIC_MOVZX:
     case ZYDIS_MNEMONIC_MOVSX:
     case ZYDIS_MNEMONIC_MOVSXD:

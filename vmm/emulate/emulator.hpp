@@ -4,9 +4,9 @@
 // (GuestPhysicalMemory), with registers and RFLAGS updated exactly as the CPU would have.
 //
 // What is emulated (integer forms only, in every operand size the encoding allows):
-//   MOV (r/m<->r, imm->r/m, moffs), MOVZX, MOVSX, MOVSXD, ADD/ADC/SUB/SBB/CMP/AND/OR/XOR/TEST,
-//   INC/DEC/NEG/NOT, XCHG, BT/BTS/BTR/BTC (immediate and register bit offsets), and MOVS/STOS/LODS
-//   with REP, DF and 16/32/64-bit address sizes.
+//   MOV (r/m<->r, imm->r/m, moffs), MOVNTI, MOVZX, MOVSX, MOVSXD,
+//   ADD/ADC/SUB/SBB/CMP/AND/OR/XOR/TEST, INC/DEC/NEG/NOT, XCHG, BT/BTS/BTR/BTC (immediate and
+//   register bit offsets), and MOVS/STOS/LODS with REP, DF and 16/32/64-bit address sizes.
 // Anything else - SSE/AVX moves, CMPXCHG, segment/control register moves, far pointers, VM86
 // mode - is refused with #UD rather than guessed at. Pure code: no allocation, no host access.
 #pragma once
@@ -103,6 +103,7 @@ inline constexpr uint8_t kInvalidOpcode = 6;      // #UD
 inline constexpr uint8_t kStackFault = 12;        // #SS
 inline constexpr uint8_t kGeneralProtection = 13; // #GP
 inline constexpr uint8_t kPageFault = 14;         // #PF (CR2 = fault_address)
+inline constexpr uint8_t kAlignmentCheck = 17;    // #AC
 } // namespace vector
 
 struct EmulationOutcome {
@@ -129,8 +130,9 @@ struct EmulationOutcome {
 // string instruction, `regs` holds the new state (for the REP fault: the iterations done, RIP
 // still at the instruction, as the CPU would leave it). The ErrorOr fails only for host-side
 // problems - an MmioBus error, guest tables or code in memory the host cannot read - after
-// which `regs` is unchanged unless REP progress was made, and the caller decides what to do with
-// the VM.
+// which `regs` is left exactly as it was (even the register progress of a REP is dropped,
+// though its earlier stores happened): the caller decides what to do with the VM, normally
+// stopping it.
 [[nodiscard]] ErrorOr<EmulationOutcome> emulate_instruction(GuestRegisters& regs,
                                                             mm::GuestPhysicalMemory& memory,
                                                             MmioBus& bus,

@@ -1,4 +1,5 @@
-// MOV (all directions, immediates, moffs), MOVZX, MOVSX, MOVSXD and XCHG. None touch RFLAGS.
+// MOV (all directions, immediates, moffs), MOVNTI, MOVZX, MOVSX, MOVSXD and XCHG. None touch
+// RFLAGS.
 #include "vmm/emulate/alu.hpp"
 #include "vmm/emulate/context.hpp"
 
@@ -51,6 +52,7 @@ Flow execute_data_transfer(Context& ctx) {
         return ctx.refuse("not emulable: operand count");
     switch (ctx.instruction.mnemonic) {
     case ZYDIS_MNEMONIC_MOV:
+    case ZYDIS_MNEMONIC_MOVNTI: // the non-temporal hint means nothing to a device
         return move(ctx, false, false);
     case ZYDIS_MNEMONIC_MOVZX:
         return move(ctx, false, true);

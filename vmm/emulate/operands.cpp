@@ -73,6 +73,8 @@ OperandAddress operand_address(const Context& ctx, const ZydisDecodedOperand& op
 
 namespace {
 
+constexpr uint64_t kCr0AlignmentMask = 1ULL << 18;
+
 // Protected-mode segment checks (SDM 5.3, 5.4); real mode only checks the limit.
 bool segment_allows(const Context& ctx, const SegmentRegister& segment, uint64_t offset,
                     unsigned size, bool write) {
@@ -120,6 +122,12 @@ Flow prepare_access(Context& ctx, OperandAddress address, unsigned size, bool wr
             return ctx.raise_with_code(segment_fault, 0, "segment check failed");
         linear = (segment.base + address.offset) & 0xFFFF'FFFFULL;
     }
+
+    // Alignment checking (CR0.AM, RFLAGS.AC, CPL 3) comes before the page walk, as on the CPU.
+    const bool alignment_checked = ctx.cpl == 3 && (ctx.regs.cr0 & kCr0AlignmentMask) &&
+                                   (ctx.regs.rflags & rflags::kAlignmentCheck);
+    if (alignment_checked && (linear & (size - 1)) != 0)
+        return ctx.raise_with_code(vector::kAlignmentCheck, 0, "misaligned access with AC set");
 
     out.linear = linear;
     out.size = static_cast<uint8_t>(size);

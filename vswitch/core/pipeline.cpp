@@ -334,7 +334,7 @@ void Switch::egress(Frame* frame, PortId destination, uint64_t now_ns) {
     }
     if (egress_tagged(port.config, *frame) &&
         !insert_vlan_tag(*frame, vlan_tci(frame->vlan_id, frame->priority))) {
-        drop(frame, destination, destination, DropReason::vlan_tag_invalid, now_ns);
+        drop(frame, destination, destination, DropReason::no_headroom, now_ns);
         return;
     }
     pad_to_minimum(*frame);
@@ -388,7 +388,7 @@ bool Switch::inject_copy(PortId port, const Frame& frame) {
     if (config.vlan.mode == VlanMode::trunk && frame.vlan_id != config.vlan.native_vlan &&
         frame.headers.tag_count == 0 &&
         !insert_vlan_tag(*copy, vlan_tci(frame.vlan_id, frame.priority))) {
-        drop(copy, port, port, DropReason::vlan_tag_invalid, now_ns_);
+        drop(copy, port, port, DropReason::no_headroom, now_ns_);
         return false;
     }
     uint64_t before = ports_[port].counters.drops.total();

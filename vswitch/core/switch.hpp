@@ -6,6 +6,8 @@
 // process(port, burst, now_ns); delivered frames go to the EgressSink, or into per-port rings the
 // caller empties with drain(). Every frame handed to process() ends up exactly once either
 // delivered or dropped (counted by reason, reported to the DropObserver, returned to its pool).
+// One Switch is driven by one thread at a time (no internal locking); run one switch per core or
+// serialise calls.
 #pragma once
 
 #include "lib/base/error_or.hpp"

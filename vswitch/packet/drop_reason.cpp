@@ -74,8 +74,8 @@ const char* drop_reason_name(DropReason reason) {
         return "nvgre_not_provider_address";
     case DropReason::nvgre_arp_answered:
         return "nvgre_arp_answered";
-    case DropReason::reserved_1:
-        return "reserved_1";
+    case DropReason::no_headroom:
+        return "no_headroom";
     case DropReason::reserved_2:
         return "reserved_2";
     case DropReason::reserved_3:

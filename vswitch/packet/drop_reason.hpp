@@ -55,8 +55,8 @@ enum class DropReason : uint8_t {
     nvgre_ttl_expired,
     nvgre_not_provider_address, // outer destination IP is not one of this host's PAs
     nvgre_arp_answered,         // not an error: the ARP request was answered from policy (consumed)
+    no_headroom, // the frame's buffer has no room for a header to be added (tag, encapsulation)
     // Spare reasons for components still to come; rename in place when used.
-    reserved_1,
     reserved_2,
     reserved_3,
     reserved_4,

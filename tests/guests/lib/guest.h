@@ -51,7 +51,9 @@ static inline uint8_t inb(uint16_t port) {
     return value;
 }
 static inline void cpuid(uint32_t leaf, uint32_t subleaf, uint32_t r[4]) {
-    __asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(subleaf));
+    __asm__ volatile("cpuid"
+                     : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+                     : "a"(leaf), "c"(subleaf));
 }
 static inline uint64_t rdmsr(uint32_t msr) {
     uint32_t low, high;
@@ -59,7 +61,10 @@ static inline uint64_t rdmsr(uint32_t msr) {
     return ((uint64_t)high << 32) | low;
 }
 static inline void wrmsr(uint32_t msr, uint64_t value) {
-    __asm__ volatile("wrmsr" : : "c"(msr), "a"((uint32_t)value), "d"((uint32_t)(value >> 32)) : "memory");
+    __asm__ volatile("wrmsr"
+                     :
+                     : "c"(msr), "a"((uint32_t)value), "d"((uint32_t)(value >> 32))
+                     : "memory");
 }
 static inline void cpu_pause(void) {
     __asm__ volatile("pause" ::: "memory");

@@ -40,6 +40,14 @@ void write(uint32_t offset, uint32_t value) {
                                               offset) = value;
 }
 
+// While vCPUs run, the core takes host interrupts (INTR exits). The firmware may have left the
+// legacy 8259 PICs unmasked, and their interrupts (ExtINT through LINT0) arrive on vectors the
+// core never chose, possibly overlapping exception vectors: mask every line of both.
+void mask_legacy_pic() {
+    out8(0x21, 0xFF); // master PIC data port: interrupt mask
+    out8(0xA1, 0xFF); // slave PIC
+}
+
 void on_tick(InterruptFrame&) {
     ++g_interrupts[this_cpu().index];
     lapic::end_of_interrupt();
@@ -69,6 +77,7 @@ ErrorOr<void> start(uint32_t period_microseconds) {
     uint64_t& rate = g_ticks_per_millisecond[this_cpu().index];
     if (rate == 0)
         rate = TRY(calibrate());
+    mask_legacy_pic();
     register_interrupt_handler(kVector, on_tick);
     uint64_t count = rate * period_microseconds / 1000;
     if (count == 0)
