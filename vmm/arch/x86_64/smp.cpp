@@ -1,8 +1,8 @@
 // AP bring-up (see smp.hpp). The APs are started strictly one after another: they share the one
 // trampoline page and its parameter block, and while an AP runs its set-up the BSP only spins,
 // so the AP has the logger and the frame allocator to itself.
-#include "vmm/arch/x86_64/cpu_mailbox.hpp"
 #include "vmm/arch/x86_64/smp.hpp"
+#include "vmm/arch/x86_64/cpu_mailbox.hpp"
 
 #include "vmm/arch/x86_64/cpu.hpp"
 #include "vmm/arch/x86_64/lapic.hpp"
