@@ -4,7 +4,10 @@
 // block's bytes are copied into the hole and flushed, then its BAT entry is switched to the new
 // place through the log (one entry, applied and flushed). A power cut before that entry is
 // durable leaves the block where it was (the copy is unreferenced space); after it, the block is
-// in its new place. Once nothing lies past the new end, the file is truncated.
+// in its new place. Once nothing lies past the new end, the log generation is closed (LogGuid
+// cleared, every entry being applied already) and the file is truncated: entries of the old
+// generation recorded the larger size as FlushedFileOffset, and a replay must never meet a file
+// shorter than that.
 #pragma once
 
 #include "lib/base/error_or.hpp"

@@ -83,12 +83,16 @@ namespace {
 
 size_t PortAcl::memory_bytes(const AclLimits& limits) {
     return 2 * compile_arena_bytes(limits.max_rules) +
-           BumpArena::bytes_for<FlowSlot>(FlowTable::slot_count_for(limits.max_flows));
+           BumpArena::bytes_for<FlowSlot>(FlowTable::slot_count_for(limits.max_flows)) +
+           BumpArena::bytes_for<ClassificationEntry>(limits.classification_cache_entries);
 }
 
 ErrorOr<PortAcl> PortAcl::create(const AclLimits& limits, std::span<std::byte> memory) {
     if (limits.max_rules == 0 || limits.max_rules > (1u << 24))
         return Error(ErrorCode::invalid_argument, "ACL rule limit must be 1..16M");
+    if (!ClassificationCache::valid_size(limits.classification_cache_entries))
+        return Error(ErrorCode::invalid_argument,
+                     "ACL classification cache size must be 0 or a power of two >= 2");
     if (memory.size() < memory_bytes(limits))
         return Error(ErrorCode::out_of_memory, "ACL memory smaller than PortAcl::memory_bytes()");
     PortAcl acl;
@@ -106,6 +110,16 @@ ErrorOr<PortAcl> PortAcl::create(const AclLimits& limits, std::span<std::byte> m
     for (size_t i = 0; i < slot_count; ++i)
         new (&slots[i]) FlowSlot();
     acl.flows_ = FlowTable(std::span<FlowSlot>(slots, slot_count));
+    const size_t entry_count = limits.classification_cache_entries;
+    if (entry_count != 0) {
+        ClassificationEntry* entries = carve.allocate_array<ClassificationEntry>(entry_count);
+        if (!entries)
+            return Error(ErrorCode::out_of_memory,
+                         "ACL memory smaller than PortAcl::memory_bytes()");
+        for (size_t i = 0; i < entry_count; ++i)
+            new (&entries[i]) ClassificationEntry();
+        acl.classifications_ = ClassificationCache({entries, entry_count});
+    }
     TRY(acl.compile({}, acl.compiled_[0]));
     return acl;
 }
@@ -205,6 +219,7 @@ ErrorOr<void> PortAcl::set_rules(std::span<const Rule> rules) {
     }
     active_ = 1 - active_;
     flows_.clear();
+    classifications_.invalidate_all();
     return {};
 }
 
@@ -220,7 +235,17 @@ Verdict PortAcl::evaluate(const PacketFacts& packet, uint64_t now_ns) {
     const int d = direction_slot(packet.direction);
     Verdict verdict;
 
-    const int32_t meter = rules.meter[d].classify(key);
+    // Both lookups at once on a miss: the cache then answers every later packet of the flow,
+    // whether or not a stateful flow admits it.
+    int32_t meter, decided;
+    if (const ClassificationEntry* cached = classifications_.find(key, d)) {
+        meter = cached->meter_rule;
+        decided = cached->decision_rule;
+    } else {
+        meter = rules.meter[d].classify(key);
+        decided = rules.decide[d].classify(key);
+        classifications_.insert(key, d, meter, decided);
+    }
     if (meter >= 0) {
         count(static_cast<uint32_t>(meter), packet);
         verdict.metered_by_rule = meter;
@@ -244,7 +269,6 @@ Verdict PortAcl::evaluate(const PacketFacts& packet, uint64_t now_ns) {
         }
     }
 
-    const int32_t decided = rules.decide[d].classify(key);
     if (decided < 0) {
         ++statistics_.allowed;
         return verdict;

@@ -10,12 +10,14 @@
 //
 // Memory: everything lives in one span the caller provides (memory_bytes() says how much). It is
 // split into two compile arenas so set_rules() builds the new rule set beside the old one and
-// switches only on success, plus the flow slots. Nothing is allocated per packet.
+// switches only on success, plus the flow slots and the classification cache (one hash probe per
+// packet of a known flow instead of one per rule shape). Nothing is allocated per packet.
 #pragma once
 
 #include "lib/base/error_or.hpp"
 #include "vswitch/acl/acl_types.hpp"
 #include "vswitch/acl/bump_arena.hpp"
+#include "vswitch/acl/classification_cache.hpp"
 #include "vswitch/acl/flow_table.hpp"
 #include "vswitch/acl/tuple_space.hpp"
 
@@ -28,6 +30,9 @@ namespace halcyon::vswitch::acl {
 struct AclLimits {
     uint32_t max_rules = 1024;
     uint32_t max_flows = 4096;
+    // Exact-match cache of classification results (see classification_cache.hpp): 0 or a power
+    // of two. Each entry is ~80 bytes; size it for the number of concurrent flows of the port.
+    uint32_t classification_cache_entries = 4096;
 };
 
 struct AclStatistics {
@@ -87,6 +92,7 @@ private:
     Compiled compiled_[2];
     int active_ = 0;
     FlowTable flows_;
+    ClassificationCache classifications_;
     AclStatistics statistics_;
 };
 

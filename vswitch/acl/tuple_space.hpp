@@ -31,6 +31,7 @@ struct ClassifyKey {
     bool has_ports = false;
     uint16_t local_port = 0;
     uint16_t remote_port = 0;
+    friend constexpr bool operator==(const ClassifyKey&, const ClassifyKey&) = default;
 };
 
 struct TupleMask {

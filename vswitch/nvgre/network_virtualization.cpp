@@ -55,44 +55,63 @@ void write_mac(uint8_t* p, const MacAddress& mac) {
 
 } // namespace
 
+template <uint32_t Capacity>
+const NetworkVirtualization::AddressMac*
+NetworkVirtualization::AddressIndex<Capacity>::find(const NetAddress& address) const {
+    constexpr uint32_t mask = kSlots - 1;
+    for (uint32_t slot = static_cast<uint32_t>(hash_address(address)) & mask; slots[slot] != 0;
+         slot = (slot + 1) & mask) {
+        const AddressMac& entry = entries[slots[slot] - 1];
+        if (entry.address == address)
+            return &entry;
+    }
+    return nullptr;
+}
+
+template <uint32_t Capacity>
+bool NetworkVirtualization::AddressIndex<Capacity>::set(const NetAddress& address,
+                                                        const MacAddress& mac) {
+    constexpr uint32_t mask = kSlots - 1;
+    uint32_t slot = static_cast<uint32_t>(hash_address(address)) & mask;
+    for (; slots[slot] != 0; slot = (slot + 1) & mask) {
+        AddressMac& entry = entries[slots[slot] - 1];
+        if (entry.address == address) {
+            entry.mac = mac;
+            return true;
+        }
+    }
+    if (count == Capacity)
+        return false;
+    entries[count] = {address, mac};
+    slots[slot] = static_cast<uint8_t>(++count);
+    return true;
+}
+
 ErrorOr<void> NetworkVirtualization::add_local_provider_address(const NetAddress& address,
                                                                 const MacAddress& mac) {
     if (local_pa(address))
         return Error(ErrorCode::already_exists, "provider address already configured");
-    if (local_pa_count_ == kMaxLocalProviderAddresses)
+    if (!local_pas_.set(address, mac))
         return Error(ErrorCode::out_of_memory, "too many local provider addresses");
-    local_pas_[local_pa_count_++] = {address, mac};
     return {};
 }
 
 ErrorOr<void> NetworkVirtualization::set_provider_neighbor(const NetAddress& address,
                                                            const MacAddress& mac) {
-    for (uint32_t i = 0; i < neighbor_count_; ++i) {
-        if (neighbors_[i].address == address) {
-            neighbors_[i].mac = mac;
-            return {};
-        }
-    }
-    if (neighbor_count_ == kMaxProviderNeighbors)
+    if (!neighbors_.set(address, mac))
         return Error(ErrorCode::out_of_memory, "provider neighbor table is full");
-    neighbors_[neighbor_count_++] = {address, mac};
     return {};
 }
 
 const NetworkVirtualization::AddressMac*
 NetworkVirtualization::local_pa(const NetAddress& address) const {
-    for (uint32_t i = 0; i < local_pa_count_; ++i)
-        if (local_pas_[i].address == address)
-            return &local_pas_[i];
-    return nullptr;
+    return local_pas_.find(address);
 }
 
 bool NetworkVirtualization::next_hop(const NetAddress& address, MacAddress& mac) const {
-    for (uint32_t i = 0; i < neighbor_count_; ++i) {
-        if (neighbors_[i].address == address) {
-            mac = neighbors_[i].mac;
-            return true;
-        }
+    if (const AddressMac* neighbor = neighbors_.find(address)) {
+        mac = neighbor->mac;
+        return true;
     }
     if (!config_.has_default_next_hop)
         return false;
@@ -155,8 +174,10 @@ NvgreResult NetworkVirtualization::from_customer(const HookContext& context, Fra
 
     const RoutingDomainId& domain = subnet->routing_domain;
     const LookupRecord* source = policy_.record(domain, source_ip(data, h));
-    if (!source || source->vsid != frame.vsid || !(source->customer_mac == source_mac) ||
-        !local_pa(source->provider_address))
+    if (!source || source->vsid != frame.vsid || !(source->customer_mac == source_mac))
+        return drop(DropReason::nvgre_no_policy);
+    const AddressMac* own = local_pa(source->provider_address);
+    if (!own)
         return drop(DropReason::nvgre_no_policy);
     const LookupRecord* destination = policy_.record(domain, destination_ip(data, h));
     if (!destination)
@@ -184,7 +205,6 @@ NvgreResult NetworkVirtualization::from_customer(const HookContext& context, Fra
     }
 
     EncapsulationParams params;
-    const AddressMac* own = local_pa(source->provider_address);
     params.outer_source_mac = own->mac;
     if (!next_hop(destination->provider_address, params.outer_destination_mac))
         return drop(DropReason::nvgre_no_route);

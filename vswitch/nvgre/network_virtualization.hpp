@@ -74,6 +74,23 @@ private:
         MacAddress mac;
     };
 
+    // Open-addressing index (linear probing, entries are never removed) over a fixed array of
+    // AddressMac: every encapsulated packet looks up its source PA, its next hop and, decapsulated,
+    // the outer destination, so these must not scan the arrays. Slot value 0 = empty, else the
+    // entry index + 1. Twice the capacity keeps probe chains short even when full.
+    template <uint32_t Capacity>
+    struct AddressIndex {
+        static constexpr uint32_t kSlots = Capacity * 2;
+        static_assert((kSlots & (kSlots - 1)) == 0 && Capacity < 255);
+        std::array<AddressMac, Capacity> entries{};
+        std::array<uint8_t, kSlots> slots{};
+        uint32_t count = 0;
+
+        [[nodiscard]] const AddressMac* find(const NetAddress& address) const;
+        // Adds or replaces; false when full.
+        [[nodiscard]] bool set(const NetAddress& address, const MacAddress& mac);
+    };
+
     [[nodiscard]] const AddressMac* local_pa(const NetAddress& address) const;
     [[nodiscard]] bool next_hop(const NetAddress& address, MacAddress& mac) const;
     [[nodiscard]] NvgreResult answer_resolution(const VirtualSubnet& subnet,
@@ -82,10 +99,8 @@ private:
 
     PolicyTable& policy_;
     ProviderConfig config_;
-    std::array<AddressMac, kMaxLocalProviderAddresses> local_pas_{};
-    uint32_t local_pa_count_ = 0;
-    std::array<AddressMac, kMaxProviderNeighbors> neighbors_{};
-    uint32_t neighbor_count_ = 0;
+    AddressIndex<kMaxLocalProviderAddresses> local_pas_;
+    AddressIndex<kMaxProviderNeighbors> neighbors_;
     uint16_t next_ipv4_identification_ = 1;
     NvgreStatistics statistics_;
 };

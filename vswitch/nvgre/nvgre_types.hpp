@@ -8,6 +8,7 @@
 
 #include <array>
 #include <stdint.h>
+#include <type_traits>
 
 namespace halcyon::vswitch::nvgre {
 
@@ -54,8 +55,35 @@ struct NetAddress {
         return address;
     }
     [[nodiscard]] constexpr uint32_t wire_size() const { return is_ipv6 ? 16 : 4; }
-    friend constexpr bool operator==(const NetAddress&, const NetAddress&) = default;
+    // The two halves of the address as integers: comparing and hashing them is a handful of
+    // instructions, where a byte-wise compare of the array is sixteen (every packet compares
+    // several addresses).
+    // Little-endian composition, so the run-time path is one unaligned load on x86-64.
+    [[nodiscard]] constexpr uint64_t half(int index) const {
+        if (std::is_constant_evaluated()) {
+            uint64_t value = 0;
+            for (int i = 0; i < 8; ++i)
+                value |= uint64_t{bytes[index * 8 + i]} << (8 * i);
+            return value;
+        }
+        uint64_t value;
+        __builtin_memcpy(&value, bytes.data() + index * 8, 8);
+        return value;
+    }
+    friend constexpr bool operator==(const NetAddress& a, const NetAddress& b) {
+        if (std::is_constant_evaluated())
+            return a.is_ipv6 == b.is_ipv6 && a.bytes == b.bytes;
+        return a.is_ipv6 == b.is_ipv6 && __builtin_memcmp(a.bytes.data(), b.bytes.data(), 16) == 0;
+    }
 };
+
+// A well-mixed 64-bit hash of an address, for the fixed-capacity indexes over addresses.
+[[nodiscard]] constexpr uint64_t hash_address(const NetAddress& address) {
+    uint64_t state = address.half(0) * 0x9E3779B97F4A7C15ull;
+    state ^= (address.half(1) ^ (address.is_ipv6 ? 1 : 0)) + (state >> 29);
+    state *= 0xFF51AFD7ED558CCDull;
+    return state ^ (state >> 32);
+}
 
 // One line of the lookup policy: where a customer address lives.
 struct LookupRecord {

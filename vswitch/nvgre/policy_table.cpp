@@ -32,14 +32,7 @@ ErrorOr<PolicyTable> PolicyTable::create(std::span<RecordSlot> record_slots,
 
 uint64_t PolicyTable::hash_record(const RoutingDomainId& domain, const NetAddress& address) {
     uint64_t state = mix(domain.high, domain.low);
-    uint64_t first = 0, second = 0;
-    for (int i = 0; i < 8; ++i) {
-        first = first << 8 | address.bytes[i];
-        second = second << 8 | address.bytes[8 + i];
-    }
-    state = mix(state, first);
-    state = mix(state, second ^ (address.is_ipv6 ? 1 : 0));
-    return mix(state, 0);
+    return mix(state, hash_address(address));
 }
 
 uint64_t PolicyTable::hash_vsid(Vsid vsid) {

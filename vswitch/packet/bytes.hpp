@@ -5,7 +5,9 @@
 #pragma once
 
 #include <array>
+#include <bit>
 #include <stdint.h>
+#include <type_traits>
 
 namespace halcyon::vswitch {
 
@@ -39,11 +41,22 @@ struct MacAddress {
     [[nodiscard]] constexpr bool is_zero() const { return to_u64() == 0; }
     // The 48 bits packed into an integer: a cheap hash/compare key.
     [[nodiscard]] constexpr uint64_t to_u64() const {
+        if (!std::is_constant_evaluated() && std::endian::native == std::endian::little) {
+            // One 6-byte load and a byte swap instead of six loads and shifts: every packet
+            // packs several MACs (learning, lookup, ACL keys).
+            uint64_t value = 0;
+            __builtin_memcpy(&value, bytes.data(), 6);
+            return __builtin_bswap64(value) >> 16;
+        }
         return (uint64_t{bytes[0]} << 40) | (uint64_t{bytes[1]} << 32) |
                (uint64_t{bytes[2]} << 24) | (uint64_t{bytes[3]} << 16) | (uint64_t{bytes[4]} << 8) |
                bytes[5];
     }
-    friend constexpr bool operator==(const MacAddress&, const MacAddress&) = default;
+    friend constexpr bool operator==(const MacAddress& a, const MacAddress& b) {
+        if (std::is_constant_evaluated())
+            return a.bytes == b.bytes;
+        return __builtin_memcmp(a.bytes.data(), b.bytes.data(), 6) == 0;
+    }
 };
 
 inline constexpr MacAddress kBroadcastMac{{0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}};
