@@ -62,6 +62,9 @@ def build_media(case, args, work):
     # build puts the flat test guests in (tests/guests/).
     for spec in case.get("add", []):
         command += ["--add", spec.replace("{guests}", args.guests)]
+    # Config overrides (key=value), e.g. to power off a shipped config that keeps running.
+    for setting in case.get("set", []):
+        command += ["--set", setting]
     if case["boot"] == "pxe":
         command += ["--pxe", str(work / "pxe")]
     else:
