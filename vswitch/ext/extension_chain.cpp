@@ -50,6 +50,24 @@ ErrorOr<void> ExtensionChain::detach(const void* extension) {
     return Error(ErrorCode::not_found, "extension is not attached");
 }
 
+namespace {
+
+// Folds one filtering extension's verdict into the chain's result. A modified frame is re-parsed
+// so the next extension (and the switch) see headers matching the bytes; a filter that produced
+// a malformed frame has in effect dropped it. Returns false when the frame must be dropped.
+bool absorb(FilterVerdict verdict, Frame& frame, FilterVerdict& result) {
+    if (verdict == FilterVerdict::drop)
+        return false;
+    if (verdict == FilterVerdict::modified) {
+        if (parse_headers(frame).is_error())
+            return false;
+        result = FilterVerdict::modified;
+    }
+    return true;
+}
+
+} // namespace
+
 FilterVerdict ExtensionChain::run_ingress(const ExtensionContext& context, Frame& frame) const {
     FilterVerdict result = FilterVerdict::pass;
     for (uint32_t i = 0; i < count_; ++i) {
@@ -59,16 +77,8 @@ FilterVerdict ExtensionChain::run_ingress(const ExtensionContext& context, Frame
             entry.capturing->on_ingress(context, static_cast<const Frame&>(frame));
             continue;
         }
-        FilterVerdict verdict = entry.filtering->on_ingress(context, frame);
-        if (verdict == FilterVerdict::drop)
+        if (!absorb(entry.filtering->on_ingress(context, frame), frame, result))
             return FilterVerdict::drop;
-        if (verdict == FilterVerdict::modified) {
-            // Re-parse so the next extension (and the switch) see headers matching the bytes; a
-            // filter that produced a malformed frame has in effect dropped it.
-            if (parse_headers(frame).is_error())
-                return FilterVerdict::drop;
-            result = FilterVerdict::modified;
-        }
     }
     return result;
 }
@@ -81,16 +91,8 @@ FilterVerdict ExtensionChain::run_egress(const ExtensionContext& context, Frame&
             entry.capturing->on_egress(context, static_cast<const Frame&>(frame));
             continue;
         }
-        FilterVerdict verdict = entry.filtering->on_egress(context, frame);
-        if (verdict == FilterVerdict::drop)
+        if (!absorb(entry.filtering->on_egress(context, frame), frame, result))
             return FilterVerdict::drop;
-        if (verdict == FilterVerdict::modified) {
-            // Re-parse so the next extension (and the switch) see headers matching the bytes; a
-            // filter that produced a malformed frame has in effect dropped it.
-            if (parse_headers(frame).is_error())
-                return FilterVerdict::drop;
-            result = FilterVerdict::modified;
-        }
     }
     return result;
 }
