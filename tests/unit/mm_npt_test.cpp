@@ -1,7 +1,6 @@
-// Nested page tables (mm/npt.hpp) and the guest page-table walker
-// (vmm/partition/guest_page_walk.hpp), over a host buffer standing in for physical memory.
+// Nested page tables (mm/npt.hpp), over a host buffer standing in for physical memory. (The guest
+// page-table walker is tested in mm_guest_walk_test.cpp.)
 #include "mm/npt.hpp"
-#include "vmm/partition/guest_page_walk.hpp"
 
 #include <cstdlib>
 #include <cstring>
@@ -70,32 +69,4 @@ TEST(NestedPageTable, RefusesSupervisorMappings) {
     ASSERT_FALSE(npt.map(0x5000, page, kPageSize, kGuestReadOnly).is_error());
     EXPECT_FALSE(npt.lookup(0x5000)->attributes.writable);
     npt.destroy();
-}
-
-TEST(GuestPageWalk, LongModeWithLargeAndSmallPages) {
-    // Guest "physical" memory: 64 KiB of tables.
-    std::vector<uint64_t> guest(8192, 0);
-    auto read64 = [&](uint64_t gpa, uint64_t& out) {
-        if (gpa + 8 > guest.size() * 8)
-            return false;
-        out = guest[gpa / 8];
-        return true;
-    };
-    // PML4 at 0x1000 -> PDPT 0x2000 -> PD 0x3000: entry 0 a 2 MiB page at 0x40000000,
-    // entry 1 -> PT 0x4000 whose entry 3 maps 0x7000.
-    guest[0x1000 / 8] = 0x2000 | 3;
-    guest[0x2000 / 8] = 0x3000 | 3;
-    guest[0x3000 / 8] = 0x4000'0000 | 0x83;
-    guest[0x3000 / 8 + 1] = 0x4000 | 3;
-    guest[0x4000 / 8 + 3] = 0x7000 | 3;
-    const vmm::GuestPaging paging{.cr0 = 0x8000'0011, .cr3 = 0x1000, .cr4 = 0x20, .efer = 0x500};
-    EXPECT_EQ(vmm::guest_virtual_to_physical(paging, 0x12345, read64).value(), 0x4001'2345u);
-    EXPECT_EQ(vmm::guest_virtual_to_physical(paging, 0x203ABC, read64).value(), 0x7ABCu);
-    EXPECT_EQ(vmm::guest_virtual_to_physical(paging, 0x204000, read64).error().code(),
-              ErrorCode::not_found);
-    const vmm::GuestPaging off{.cr0 = 0x11, .cr3 = 0, .cr4 = 0, .efer = 0};
-    EXPECT_EQ(vmm::guest_virtual_to_physical(off, 0xABCDEF, read64).value(), 0xABCDEFu);
-    const vmm::GuestPaging legacy{.cr0 = 0x8000'0011, .cr3 = 0x1000, .cr4 = 0, .efer = 0};
-    EXPECT_EQ(vmm::guest_virtual_to_physical(legacy, 0, read64).error().code(),
-              ErrorCode::not_supported);
 }

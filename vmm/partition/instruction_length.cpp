@@ -1,7 +1,7 @@
 // Instruction lengths for exits whose instruction the hypervisor completes (CPUID, RDMSR,
 // WRMSR, PAUSE, dropped writes). SVM reports the next RIP only with NRIP save, which QEMU's TCG
 // lacks, so the instruction is fetched through the guest's page tables and decoded with Zydis.
-#include "vmm/partition/guest_page_walk.hpp"
+#include "mm/guest_page_walk.hpp"
 #include "vmm/partition/partition.hpp"
 
 #include <Zydis/Decoder.h>
@@ -14,15 +14,32 @@ constexpr uint16_t kSegmentLong = 1u << 9;
 constexpr uint16_t kSegmentDefault32 = 1u << 10;
 constexpr size_t kMaxInstructionLength = 15;
 
+// The partition's memory as the shared guest page walker reads it. Read-only: fetching an
+// instruction must not change the guest's tables (no Accessed/Dirty updates either).
+class PartitionMemory final : public mm::GuestPhysicalMemory {
+public:
+    explicit PartitionMemory(Partition& partition) : partition_(partition) {}
+    ErrorOr<void> read(uint64_t gpa, void* buffer, size_t size) override {
+        return partition_.read_guest(gpa, buffer, size);
+    }
+    ErrorOr<void> write(uint64_t, const void*, size_t) override {
+        return Error(ErrorCode::permission, "instruction fetch does not write guest memory");
+    }
+
+private:
+    Partition& partition_;
+};
+
 } // namespace
 
 ErrorOr<uint8_t> Partition::instruction_length(uint32_t index) {
     const SystemRegisters system = system_registers(index);
     const uint64_t rip = registers(index).rip;
-    const GuestPaging paging{system.cr0, system.cr3, system.cr4, system.efer};
-    auto read64 = [this](uint64_t gpa, uint64_t& out) {
-        return !read_guest(gpa, &out, sizeof(out)).is_error();
-    };
+    const mm::GuestPagingState paging{system.cr0, system.cr3, system.cr4, system.efer};
+    PartitionMemory memory(*this);
+    // The hypervisor fetches what the guest just executed, with the guest's own privilege (a
+    // supervisor fetch from a user page would trip SMEP for code the guest runs at CPL 3).
+    const mm::GuestAccess fetch{.user = system.cpl == 3, .execute = true};
 
     // CS.base counts outside 64-bit mode only (the CPU treats it as 0 there).
     const bool long_mode = (system.efer & kEferLma) && (system.cs.attributes & kSegmentLong);
@@ -33,8 +50,9 @@ ErrorOr<uint8_t> Partition::instruction_length(uint32_t index) {
     size_t fetched = 0;
     while (fetched < kMaxInstructionLength) {
         const uint64_t virt = code_base + rip + fetched;
-        auto physical = guest_virtual_to_physical(paging, virt, read64);
-        if (physical.is_error() || read_guest(physical.value(), &bytes[fetched], 1).is_error())
+        auto walk = mm::walk_guest_page_tables(paging, virt, fetch, memory);
+        if (walk.is_error() || walk.value().status != mm::GuestWalkStatus::ok ||
+            read_guest(walk.value().gpa, &bytes[fetched], 1).is_error())
             break;
         ++fetched;
     }

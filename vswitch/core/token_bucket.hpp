@@ -1,29 +1,43 @@
-// An integer token bucket driven by the caller's clock (no floating point: the core world has no
-// SSE). Tokens are kept in units of 1/kScale so rates below one token per nanosecond stay exact.
+// A token bucket counted in bytes, on the caller's clock, in integers (the core world has no
+// floating point). Unlike a plain policer it can also say *when* a packet will fit, which the
+// egress scheduler needs to stay work-conserving while shaping, and it can be charged below zero
+// ("debt") so a class that sent on borrowed bandwidth pays it back before using its guarantee.
 #pragma once
 
 #include <stdint.h>
 
-namespace halcyon::vswitch {
+namespace halcyon::vswitch::qos {
 
-class TokenBucket {
+class ByteTokenBucket {
 public:
-    TokenBucket() = default;
-    // rate: tokens per second; burst: bucket depth in tokens. rate 0 = unlimited.
-    TokenBucket(uint64_t rate_per_second, uint64_t burst, uint64_t now_ns);
+    ByteTokenBucket() = default;
+    // rate 0 means unlimited. The bucket starts full.
+    ByteTokenBucket(uint64_t bytes_per_second, uint64_t burst_bytes, uint64_t now_ns);
 
-    // Takes `tokens` if available at time now_ns; false (and nothing taken) otherwise.
-    [[nodiscard]] bool consume(uint64_t tokens, uint64_t now_ns);
     [[nodiscard]] bool unlimited() const { return rate_ == 0; }
-    [[nodiscard]] uint64_t available(uint64_t now_ns);
+    [[nodiscard]] uint64_t rate() const { return rate_; }
+
+    // True if `bytes` are available at now_ns (a bucket in debt has none).
+    [[nodiscard]] bool has(uint64_t bytes, uint64_t now_ns);
+    // Takes `bytes` if available; false and nothing taken otherwise.
+    [[nodiscard]] bool try_take(uint64_t bytes, uint64_t now_ns);
+    // Takes `bytes` unconditionally, going into debt if needed (bounded by one burst).
+    void charge(uint64_t bytes, uint64_t now_ns);
+    // Whole bytes available now (0 when in debt).
+    [[nodiscard]] uint64_t level(uint64_t now_ns);
+    // Earliest time >= now_ns at which `bytes` will be available (now_ns if they already are).
+    [[nodiscard]] uint64_t ready_at(uint64_t bytes, uint64_t now_ns);
 
 private:
     void refill(uint64_t now_ns);
+    [[nodiscard]] int64_t needed(uint64_t bytes) const;
 
-    uint64_t rate_ = 0;  // tokens per second
-    uint64_t depth_ = 0; // scaled
-    uint64_t level_ = 0; // scaled
+    uint64_t rate_ = 0; // bytes per second
+    // Level and depth in byte-nanoseconds-per-second units (bytes * 1e9), so that refilling is
+    // the exact integer elapsed_ns * rate. Signed: negative is debt.
+    int64_t level_ = 0;
+    int64_t depth_ = 0;
     uint64_t last_ns_ = 0;
 };
 
-} // namespace halcyon::vswitch
+} // namespace halcyon::vswitch::qos
