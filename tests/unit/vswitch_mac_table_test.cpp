@@ -118,18 +118,20 @@ TEST(VswitchMacTable, RandomOperationsMatchAReferenceMap) {
 TEST(VswitchTokenBucket, RateAndBurst) {
     TokenBucket bucket(10, 5, 0); // 10 per second, depth 5
     for (int i = 0; i < 5; ++i)
-        EXPECT_TRUE(bucket.consume(1, 0));
-    EXPECT_FALSE(bucket.consume(1, 0));
-    EXPECT_FALSE(bucket.consume(1, kSecond / 10 - 1));
-    EXPECT_TRUE(bucket.consume(1, kSecond / 10));
-    EXPECT_FALSE(bucket.consume(1, kSecond / 10));
-    EXPECT_EQ(bucket.available(100 * kSecond), 5u); // capped at the depth
-    EXPECT_FALSE(bucket.consume(6, 100 * kSecond)); // more than the depth never fits
-    EXPECT_TRUE(TokenBucket().consume(1000, 0));    // unlimited
+        EXPECT_TRUE(bucket.try_take(1, 0));
+    EXPECT_FALSE(bucket.try_take(1, 0));
+    EXPECT_FALSE(bucket.try_take(1, kSecond / 10 - 1));
+    EXPECT_TRUE(bucket.try_take(1, kSecond / 10));
+    EXPECT_FALSE(bucket.try_take(1, kSecond / 10));
+    EXPECT_EQ(bucket.level(100 * kSecond), 5u); // capped at the depth
+    // More than the depth goes once the bucket is full, leaving it in debt for the rest.
+    EXPECT_TRUE(bucket.try_take(6, 100 * kSecond));
+    EXPECT_FALSE(bucket.try_take(1, 100 * kSecond + kSecond / 10 - 1));
+    EXPECT_TRUE(TokenBucket().try_take(1000, 0)); // unlimited
     // A clock stepping back mints nothing.
     TokenBucket other(1, 1, 50 * kSecond);
-    EXPECT_TRUE(other.consume(1, 50 * kSecond));
-    EXPECT_FALSE(other.consume(1, 10 * kSecond));
+    EXPECT_TRUE(other.try_take(1, 50 * kSecond));
+    EXPECT_FALSE(other.try_take(1, 10 * kSecond));
 }
 
 } // namespace

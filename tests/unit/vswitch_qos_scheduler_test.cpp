@@ -11,13 +11,14 @@
 namespace {
 
 using namespace halcyon::vswitch::qos;
+using halcyon::vswitch::TokenBucket;
 namespace vs = halcyon::vswitch;
 
 constexpr uint64_t kMs = 1'000'000;
 constexpr uint64_t kSecond = 1000 * kMs;
 
-TEST(VswitchQosTokenBucket, LongTermRateIsTheConfiguredRate) {
-    ByteTokenBucket bucket(1'000'000, 10'000, 0); // 1 MB/s, 10 kB burst
+TEST(VswitchTokenBucket, LongTermRateIsTheConfiguredRate) {
+    TokenBucket bucket(1'000'000, 10'000, 0); // 1 MB/s, 10 kB burst
     uint64_t accepted = 0;
     // Offer 1500-byte frames every 100 us (15 MB/s) for 10 simulated seconds.
     for (uint64_t t = 0; t < 10 * kSecond; t += 100'000)
@@ -27,8 +28,8 @@ TEST(VswitchQosTokenBucket, LongTermRateIsTheConfiguredRate) {
     EXPECT_NEAR(static_cast<double>(accepted), static_cast<double>(expected), expected * 0.005);
 }
 
-TEST(VswitchQosTokenBucket, BurstAndReadyTime) {
-    ByteTokenBucket bucket(1000, 3000, 0); // 1000 B/s
+TEST(VswitchTokenBucket, BurstAndReadyTime) {
+    TokenBucket bucket(1000, 3000, 0);     // 1000 B/s
     EXPECT_TRUE(bucket.try_take(3000, 0)); // the full burst at once
     EXPECT_FALSE(bucket.has(1, 0));
     EXPECT_EQ(bucket.ready_at(500, 0), 500 * kMs);

@@ -122,7 +122,7 @@ bool Switch::ingress_checks(Port& port, Frame& frame, uint64_t now_ns) {
     if (destination.is_multicast()) {
         TokenBucket& bucket =
             destination.is_broadcast() ? port.broadcast_storm : port.multicast_storm;
-        if (!bucket.consume(1, now_ns)) {
+        if (!bucket.try_take(1, now_ns)) {
             drop(&frame, id, kNoPort, DropReason::storm_limit, now_ns);
             return false;
         }

@@ -1,6 +1,6 @@
-#include "vswitch/qos/byte_token_bucket.hpp"
+#include "vswitch/core/token_bucket.hpp"
 
-namespace halcyon::vswitch::qos {
+namespace halcyon::vswitch {
 
 namespace {
 constexpr int64_t kScale = 1'000'000'000; // scaled units per byte
@@ -8,7 +8,7 @@ constexpr int64_t kScale = 1'000'000'000; // scaled units per byte
 constexpr uint64_t kMaxBurstBytes = (INT64_MAX / kScale) / 2;
 } // namespace
 
-ByteTokenBucket::ByteTokenBucket(uint64_t bytes_per_second, uint64_t burst_bytes, uint64_t now_ns)
+TokenBucket::TokenBucket(uint64_t bytes_per_second, uint64_t burst_bytes, uint64_t now_ns)
     : rate_(bytes_per_second), last_ns_(now_ns) {
     if (burst_bytes == 0)
         burst_bytes = 1;
@@ -18,7 +18,7 @@ ByteTokenBucket::ByteTokenBucket(uint64_t bytes_per_second, uint64_t burst_bytes
     level_ = depth_;
 }
 
-void ByteTokenBucket::refill(uint64_t now_ns) {
+void TokenBucket::refill(uint64_t now_ns) {
     if (now_ns <= last_ns_)
         return; // a clock stepping backwards must not mint bandwidth
     const uint64_t elapsed = now_ns - last_ns_;
@@ -36,28 +36,28 @@ void ByteTokenBucket::refill(uint64_t now_ns) {
 
 // What must be in the bucket before `bytes` may go: all of it, or a full bucket for a frame larger
 // than the burst (which then leaves the bucket in debt, so the long-term rate still holds).
-int64_t ByteTokenBucket::needed(uint64_t bytes) const {
+int64_t TokenBucket::needed(uint64_t bytes) const {
     if (bytes > kMaxBurstBytes)
         return depth_;
     const int64_t scaled = static_cast<int64_t>(bytes) * kScale;
     return scaled < depth_ ? scaled : depth_;
 }
 
-bool ByteTokenBucket::has(uint64_t bytes, uint64_t now_ns) {
+bool TokenBucket::has(uint64_t bytes, uint64_t now_ns) {
     if (rate_ == 0)
         return true;
     refill(now_ns);
     return level_ >= needed(bytes);
 }
 
-bool ByteTokenBucket::try_take(uint64_t bytes, uint64_t now_ns) {
+bool TokenBucket::try_take(uint64_t bytes, uint64_t now_ns) {
     if (!has(bytes, now_ns))
         return false;
     charge(bytes, now_ns);
     return true;
 }
 
-void ByteTokenBucket::charge(uint64_t bytes, uint64_t now_ns) {
+void TokenBucket::charge(uint64_t bytes, uint64_t now_ns) {
     if (rate_ == 0)
         return;
     refill(now_ns);
@@ -68,14 +68,14 @@ void ByteTokenBucket::charge(uint64_t bytes, uint64_t now_ns) {
         level_ = -depth_; // debt is bounded: a long-idle guarantee is not lost forever
 }
 
-uint64_t ByteTokenBucket::level(uint64_t now_ns) {
+uint64_t TokenBucket::level(uint64_t now_ns) {
     if (rate_ == 0)
         return UINT64_MAX;
     refill(now_ns);
     return level_ <= 0 ? 0 : static_cast<uint64_t>(level_) / kScale;
 }
 
-uint64_t ByteTokenBucket::ready_at(uint64_t bytes, uint64_t now_ns) {
+uint64_t TokenBucket::ready_at(uint64_t bytes, uint64_t now_ns) {
     if (rate_ == 0)
         return now_ns;
     refill(now_ns);
@@ -86,4 +86,4 @@ uint64_t ByteTokenBucket::ready_at(uint64_t bytes, uint64_t now_ns) {
     return now_ns + (missing + rate_ - 1) / rate_;
 }
 
-} // namespace halcyon::vswitch::qos
+} // namespace halcyon::vswitch

@@ -1,18 +1,20 @@
-// A token bucket counted in bytes, on the caller's clock, in integers (the core world has no
-// floating point). Unlike a plain policer it can also say *when* a packet will fit, which the
-// egress scheduler needs to stay work-conserving while shaping, and it can be charged below zero
-// ("debt") so a class that sent on borrowed bandwidth pays it back before using its guarantee.
+// A token bucket on the caller's clock, in integers (the core world has no floating point). One
+// implementation for the whole switch: QoS counts bytes with it, storm control counts packets.
+// Unlike a plain policer it can also say *when* an amount will fit, which the egress scheduler
+// needs to stay work-conserving while shaping, and it can be charged below zero ("debt") so a
+// class that sent on borrowed bandwidth pays it back before using its guarantee. The method names
+// say "bytes" for any unit.
 #pragma once
 
 #include <stdint.h>
 
-namespace halcyon::vswitch::qos {
+namespace halcyon::vswitch {
 
-class ByteTokenBucket {
+class TokenBucket {
 public:
-    ByteTokenBucket() = default;
+    TokenBucket() = default;
     // rate 0 means unlimited. The bucket starts full.
-    ByteTokenBucket(uint64_t bytes_per_second, uint64_t burst_bytes, uint64_t now_ns);
+    TokenBucket(uint64_t bytes_per_second, uint64_t burst_bytes, uint64_t now_ns);
 
     [[nodiscard]] bool unlimited() const { return rate_ == 0; }
     [[nodiscard]] uint64_t rate() const { return rate_; }
@@ -40,4 +42,4 @@ private:
     uint64_t last_ns_ = 0;
 };
 
-} // namespace halcyon::vswitch::qos
+} // namespace halcyon::vswitch

@@ -37,8 +37,8 @@ ErrorOr<EgressScheduler> EgressScheduler::create(const SchedulerConfig& config,
     scheduler.config_ = config;
     const uint64_t link_bytes = config.link_bits_per_second / 8;
     // The link may be polled coarsely (a simulation step, a timer tick): let it bank up to 1 ms.
-    scheduler.link_ = ByteTokenBucket(
-        link_bytes, burst_for(link_bytes, 1'000'000, config.link_burst_bytes), now_ns);
+    scheduler.link_ =
+        TokenBucket(link_bytes, burst_for(link_bytes, 1'000'000, config.link_burst_bytes), now_ns);
     scheduler.storage_ = ring_storage;
     scheduler.depth_ = static_cast<uint32_t>(ring_storage.size() / kMaxClasses);
     return scheduler;
@@ -68,9 +68,9 @@ ErrorOr<void> EgressScheduler::configure_class(uint32_t index, const ClassConfig
         const uint64_t burst = config.maximum_burst_bytes != 0
                                    ? config.maximum_burst_bytes
                                    : burst_for(rate, 10'000'000, 16 * 1024);
-        state.maximum = ByteTokenBucket(rate == 0 ? 1 : rate, burst, now_ns);
+        state.maximum = TokenBucket(rate == 0 ? 1 : rate, burst, now_ns);
     } else {
-        state.maximum = ByteTokenBucket();
+        state.maximum = TokenBucket();
     }
     return {};
 }
@@ -108,9 +108,9 @@ ErrorOr<void> EgressScheduler::rebuild_minimums(uint64_t now_ns) {
         }
         state.minimum =
             guaranteed_bytes == 0
-                ? ByteTokenBucket()
-                : ByteTokenBucket(guaranteed_bytes,
-                                  burst_for(guaranteed_bytes, 2'000'000, kFrameAllowance), now_ns);
+                ? TokenBucket()
+                : TokenBucket(guaranteed_bytes,
+                              burst_for(guaranteed_bytes, 2'000'000, kFrameAllowance), now_ns);
         state.stride = excess_weight == 0 ? 0 : kStrideUnit / excess_weight;
         if (state.stride == 0 && excess_weight != 0)
             state.stride = 1;

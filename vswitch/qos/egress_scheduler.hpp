@@ -18,8 +18,8 @@
 #pragma once
 
 #include "lib/base/error_or.hpp"
+#include "vswitch/core/token_bucket.hpp"
 #include "vswitch/packet/frame.hpp"
-#include "vswitch/qos/byte_token_bucket.hpp"
 
 #include <array>
 #include <span>
@@ -85,10 +85,10 @@ public:
 private:
     struct ClassState {
         ClassConfig config;
-        ByteTokenBucket maximum; // unlimited unless capped
-        ByteTokenBucket minimum; // the guarantee; rate 0 = none
-        uint64_t pass = 0;       // virtual finish for the excess phase
-        uint64_t stride = 0;     // pass advance per byte (kStrideUnit / weight); 0 = no weight
+        TokenBucket maximum; // unlimited unless capped
+        TokenBucket minimum; // the guarantee; rate 0 = none
+        uint64_t pass = 0;   // virtual finish for the excess phase
+        uint64_t stride = 0; // pass advance per byte (kStrideUnit / weight); 0 = no weight
         uint32_t head = 0;
         uint32_t count = 0;
     };
@@ -99,7 +99,7 @@ private:
     Frame* pop(uint32_t index);
 
     SchedulerConfig config_;
-    ByteTokenBucket link_;
+    TokenBucket link_;
     std::span<Frame*> storage_;
     uint32_t depth_ = 0; // FIFO slots per class
     std::array<ClassState, kMaxClasses> classes_{};

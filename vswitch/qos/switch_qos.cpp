@@ -13,7 +13,7 @@ ErrorOr<void> SwitchQos::configure_port(PortId port, const PortQosConfig& config
     configs_[port] = config;
     configured_ |= uint64_t{1} << port;
     if (config.maximum_bits_per_second == 0) {
-        policers_[port] = ByteTokenBucket();
+        policers_[port] = TokenBucket();
     } else {
         const uint64_t rate =
             config.maximum_bits_per_second / 8 == 0 ? 1 : config.maximum_bits_per_second / 8;
@@ -23,7 +23,7 @@ ErrorOr<void> SwitchQos::configure_port(PortId port, const PortQosConfig& config
             if (burst < 16 * 1024)
                 burst = 16 * 1024;
         }
-        policers_[port] = ByteTokenBucket(rate, burst, now_ns);
+        policers_[port] = TokenBucket(rate, burst, now_ns);
     }
     return {};
 }

@@ -11,7 +11,7 @@
 #include "lib/base/error_or.hpp"
 #include "vswitch/core/hooks.hpp"
 #include "vswitch/core/port_set.hpp"
-#include "vswitch/qos/byte_token_bucket.hpp"
+#include "vswitch/core/token_bucket.hpp"
 #include "vswitch/qos/egress_scheduler.hpp"
 
 #include <array>
@@ -64,7 +64,7 @@ public:
 
 private:
     std::array<PortQosConfig, kMaxPorts> configs_{};
-    std::array<ByteTokenBucket, kMaxPorts> policers_{};
+    std::array<TokenBucket, kMaxPorts> policers_{};
     std::array<EgressScheduler*, kMaxPorts> schedulers_{};
     std::array<PortMeter, kMaxPorts> meters_{};
     uint64_t configured_ = 0;
