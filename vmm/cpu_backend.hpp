@@ -56,6 +56,7 @@ enum class ExitReason : uint8_t {
     shutdown,          // triple fault (or a shutdown the guest caused otherwise)
     nested_page_fault, // guest-physical access the nested tables do not allow: see MemoryExit
     host_interrupt,    // a host interrupt arrived while the guest ran (nothing to do for the guest)
+    interrupt_window,  // the guest can take an external interrupt now (request_interrupt_window)
     retry,             // the backend handled the exit itself; run again
     invalid_state,     // the hardware refused to enter the guest (bad guest state)
     unhandled,         // an exit the backend does not understand (raw_code says which)
@@ -64,8 +65,8 @@ inline constexpr size_t kExitReasonCount = static_cast<size_t>(ExitReason::unhan
 
 [[nodiscard]] constexpr const char* exit_reason_name(ExitReason reason) {
     constexpr const char* kNames[kExitReasonCount] = {
-        "cpuid",    "msr_read", "msr_write", "io",    "hlt",     "pause",
-        "shutdown", "npf",      "host_irq",  "retry", "invalid", "unhandled"};
+        "cpuid",    "msr_read", "msr_write", "io",    "hlt",     "pause",     "shutdown",
+        "npf",      "host_irq", "irq_window", "retry", "invalid", "unhandled"};
     return kNames[static_cast<size_t>(reason)];
 }
 
@@ -117,12 +118,26 @@ public:
     virtual void inject_exception(uint8_t vector, bool has_error_code, uint32_t error_code) = 0;
     // Queues an external interrupt for delivery at the next entry (the guest must accept it).
     virtual void inject_interrupt(uint8_t vector) = 0;
+    // Queues an NMI for delivery at the next entry.
+    virtual void inject_nmi() = 0;
+    // Whether an event is already queued for the next entry (one at a time: a second injection
+    // would overwrite the first).
+    [[nodiscard]] virtual bool event_pending() const = 0;
     // Whether the guest currently accepts external interrupts (RFLAGS.IF and no shadow).
     [[nodiscard]] virtual bool interrupts_enabled() const = 0;
+    // Asks for an `interrupt_window` exit as soon as the guest accepts external interrupts (the
+    // request ends with that exit or when cancelled with `false`).
+    virtual void request_interrupt_window(bool enable) = 0;
+
+    // Sets bits in the guest's DR6 (e.g. BS before injecting a single-step #DB).
+    virtual void set_debug_status(uint64_t dr6_bits) = 0;
 
     // The guest's TSC as it reads it (for MSR emulation), and setting it.
     [[nodiscard]] virtual uint64_t guest_tsc() const = 0;
     virtual void set_guest_tsc(uint64_t value) = 0;
+
+    // Back to the state after creation (a guest reboot): registers zeroed, no queued event.
+    virtual void reset() = 0;
 
     // The nested tables changed in a way that may leave stale translations (unmap, protect).
     virtual void request_tlb_flush() = 0;

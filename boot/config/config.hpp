@@ -58,6 +58,9 @@ struct VmConfig {
     uint32_t vcpus = 1;
     uint32_t disk_count = 0;
     VmDisk disks[kMaxDisksPerVm];
+    // Test-only device models (vmm/worker/testing/, e.g. the MMIO scratch page at 0xFEB00000)
+    // that the test guests use to exercise Halcyon's emulation; never in a production VM.
+    bool test_devices = false;
     uint32_t first_line = 0; // line of its [vm NAME] header, for later diagnostics
 };
 

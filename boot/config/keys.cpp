@@ -346,6 +346,13 @@ void disk(Parser& p, const Value& v) {
     entry.read_only = read_only;
 }
 
+void test_devices(Parser& p, const Value& v) {
+    static constexpr const char* kNames[] = {"no", "yes"};
+    size_t index;
+    if (choose(p, v, "test_devices", kNames, 2, "yes or no", index))
+        p.vm->test_devices = index == 1;
+}
+
 template <typename T, size_t N>
 constexpr size_t count_of(const T (&)[N]) {
     return N;
@@ -361,8 +368,13 @@ constexpr KeySpec kManagementKeys[] = {
     {"port", port, false},       {"nic", nic, false},
 };
 constexpr KeySpec kVmKeys[] = {
-    {"kernel", kernel, false}, {"initrd", initrd, false}, {"cmdline", cmdline, false},
-    {"memory", memory, false}, {"vcpus", vcpus, false},   {"disk", disk, true},
+    {"kernel", kernel, false},
+    {"initrd", initrd, false},
+    {"cmdline", cmdline, false},
+    {"memory", memory, false},
+    {"vcpus", vcpus, false},
+    {"disk", disk, true},
+    {"test_devices", test_devices, false},
 };
 static_assert(count_of(kGlobalKeys) <= kMaxKeysPerSection);
 static_assert(count_of(kManagementKeys) <= kMaxKeysPerSection);

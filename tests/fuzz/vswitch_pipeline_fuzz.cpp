@@ -380,13 +380,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         for (size_t i = 0; i < length; ++i)
             frame->data()[i] = bytes[i];
         if (port == kTrunk) {
-            // The model's view of a trunk frame: its outer tag (0x8100 / 0x88a8, VID != 0) or
-            // the native VLAN; and whether it is NVGRE (only untagged NVGRE is decapsulated).
+            // The model's view of a trunk frame: its outer tag (0x8100, 0x88a8 or the pre-standard
+            // 0x9100 the parser also accepts; VID != 0) or the native VLAN; and whether it is
+            // NVGRE (only untagged NVGRE is decapsulated).
             uint16_t color = 1;
             if (length >= 16) {
                 const uint16_t type = load_be16(bytes + 12);
                 const uint16_t vid = load_be16(bytes + 14) & 0x0FFF;
-                if ((type == ethertype::vlan || type == 0x88a8) && vid != 0)
+                if ((type == ethertype::vlan || type == 0x88a8 || type == 0x9100) && vid != 0)
                     color = vid;
             }
             f.checker.trunk_color = color;

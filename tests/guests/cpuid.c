@@ -19,7 +19,7 @@ void guest_main(uint64_t memory_size, uint64_t vcpu_index, uint64_t vcpu_count) 
     cpuid(1, 0, r);
     check("hypervisor bit set", (r[2] >> 31) & 1);
     check("vmx hidden", ((r[2] >> 5) & 1) == 0);
-    check("x2apic hidden", ((r[2] >> 21) & 1) == 0);
+    check("x2apic offered (virtual local APIC)", ((r[2] >> 21) & 1) == 1);
     check("monitor hidden", ((r[2] >> 3) & 1) == 0);
     check("apic id is the vcpu index", (r[1] >> 24) == vcpu_index);
 

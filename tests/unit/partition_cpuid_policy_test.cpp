@@ -28,13 +28,15 @@ TEST(CpuidPolicy, HypervisorBitAndHiddenLeaf1Features) {
     const auto r = leaf(1);
     EXPECT_TRUE(bit(r.ecx, 31)) << "hypervisor present";
     EXPECT_FALSE(bit(r.ecx, 5)) << "VMX";
-    EXPECT_FALSE(bit(r.ecx, 21)) << "x2APIC";
+    EXPECT_TRUE(bit(r.ecx, 21)) << "x2APIC (virtualized by vmm/lapic)";
+    EXPECT_TRUE(bit(r.ecx, 24)) << "TSC deadline (virtualized by vmm/lapic)";
     EXPECT_FALSE(bit(r.ecx, 3)) << "MONITOR";
     EXPECT_FALSE(bit(r.ecx, 15)) << "PDCM";
     EXPECT_FALSE(bit(r.ecx, 26)) << "XSAVE";
     EXPECT_FALSE(bit(r.ecx, 28)) << "AVX";
     EXPECT_TRUE(bit(r.ecx, 0)) << "SSE3 stays";
-    EXPECT_EQ(r.edx, 0xFFFF'FFFFu) << "leaf 1 EDX passes through";
+    EXPECT_EQ(r.edx, 0xFFFF'FFFFu & ~((1u << 7) | (1u << 12) | (1u << 14)))
+        << "leaf 1 EDX passes through but MCE, MTRR and MCA";
 }
 
 TEST(CpuidPolicy, TopologyFollowsTheVcpu) {

@@ -15,8 +15,17 @@ constexpr uint32_t kOsxsave = 1u << 27;
 constexpr uint32_t kAvx = 1u << 28;
 constexpr uint32_t kF16c = 1u << 29;
 constexpr uint32_t kFma = 1u << 12;
+constexpr uint32_t kTscDeadline = 1u << 24;
 constexpr uint32_t kHypervisor = 1u << 31;
 } // namespace leaf1_ecx
+constexpr uint32_t kLeaf1EdxApic = 1u << 9;
+// Memory types come from the guest's PAT alone (nested paging uses write-back for guest RAM), so
+// there are no MTRRs to offer; a guest that saw the bit would read MTRR MSRs that #GP.
+constexpr uint32_t kLeaf1EdxMtrr = 1u << 12;
+// Machine checks are the host's: a guest gets no MCA banks (their MSRs would #GP).
+constexpr uint32_t kLeaf1EdxMce = 1u << 7;
+constexpr uint32_t kLeaf1EdxMca = 1u << 14;
+constexpr uint32_t kLeaf1EdxHidden = kLeaf1EdxMtrr | kLeaf1EdxMce | kLeaf1EdxMca;
 
 namespace ext_ecx { // CPUID 0x80000001 ECX
 constexpr uint32_t kSvm = 1u << 2;
@@ -64,10 +73,12 @@ virt::CpuidRegisters guest_cpuid(uint32_t leaf, uint32_t subleaf, const CpuidCon
     virt::CpuidRegisters r = host(leaf, subleaf);
     switch (leaf) {
     case 0x1:
-        r.ecx &= ~(leaf1_ecx::kMonitor | leaf1_ecx::kVmx | leaf1_ecx::kPdcm | leaf1_ecx::kX2apic |
-                   leaf1_ecx::kXsave | leaf1_ecx::kOsxsave | leaf1_ecx::kAvx | leaf1_ecx::kF16c |
-                   leaf1_ecx::kFma);
-        r.ecx |= leaf1_ecx::kHypervisor;
+        r.ecx &= ~(leaf1_ecx::kMonitor | leaf1_ecx::kVmx | leaf1_ecx::kPdcm | leaf1_ecx::kXsave |
+                   leaf1_ecx::kOsxsave | leaf1_ecx::kAvx | leaf1_ecx::kF16c | leaf1_ecx::kFma);
+        // The virtual local APIC (vmm/lapic) has x2APIC mode and the TSC-deadline timer
+        // whatever the host CPU has.
+        r.ecx |= leaf1_ecx::kHypervisor | leaf1_ecx::kX2apic | leaf1_ecx::kTscDeadline;
+        r.edx = (r.edx | kLeaf1EdxApic) & ~kLeaf1EdxHidden;
         // EBX: [31:24] initial APIC ID, [23:16] logical processors per package.
         r.ebx = (r.ebx & 0x0000'FFFF) | ((context.vcpu_count & 0xFF) << 16) |
                 ((context.vcpu_index & 0xFF) << 24);
@@ -94,6 +105,7 @@ virt::CpuidRegisters guest_cpuid(uint32_t leaf, uint32_t subleaf, const CpuidCon
         r.edx = 0;
         break;
     case 0x8000'0001:
+        r.edx &= ~kLeaf1EdxHidden; // AMD mirrors these bits here
         r.ecx &= ~(ext_ecx::kSvm | ext_ecx::kIbs | ext_ecx::kXop | ext_ecx::kSkinit |
                    ext_ecx::kFma4 | ext_ecx::kPerfCtrCore | ext_ecx::kPerfCtrNb |
                    ext_ecx::kPerfCtrLlc | ext_ecx::kMonitorx);

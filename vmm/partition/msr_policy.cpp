@@ -4,24 +4,19 @@ namespace halcyon::vmm {
 namespace {
 
 constexpr uint32_t kMsrTsc = 0x10;
-constexpr uint32_t kMsrApicBase = 0x1B;
 constexpr uint32_t kMsrMtrrCap = 0xFE;
 constexpr uint32_t kMsrPat = 0x277;
+
 constexpr uint32_t kMsrEfer = 0xC000'0080;
+// AMD NB_CFG: Linux sets "enable extended PCI config space through CF8" on AMD CPUs. The guest has
+// no northbridge; like KVM, reads give 0 and writes are accepted and have no effect.
+constexpr uint32_t kMsrAmdNbConfig = 0xC001'001F;
 
 constexpr uint64_t kEferSce = 1ull << 0;
 constexpr uint64_t kEferLme = 1ull << 8;
 constexpr uint64_t kEferLma = 1ull << 10;
 constexpr uint64_t kEferNxe = 1ull << 11;
 constexpr uint64_t kEferWritable = kEferSce | kEferLme | kEferNxe;
-
-constexpr uint64_t kApicDefaultBase = 0xFEE0'0000;
-constexpr uint64_t kApicEnabled = 1ull << 11;
-constexpr uint64_t kApicBsp = 1ull << 8;
-
-uint64_t apic_base(uint32_t vcpu_index) {
-    return kApicDefaultBase | kApicEnabled | (vcpu_index == 0 ? kApicBsp : 0);
-}
 
 // PAT entries may hold UC, WC, WT, WP, WB, UC- (0, 1, 4, 5, 6, 7); 2, 3 and >7 are reserved.
 bool valid_pat(uint64_t value) {
@@ -35,15 +30,13 @@ bool valid_pat(uint64_t value) {
 
 } // namespace
 
-MsrOutcome read_msr(CpuBackend& cpu, uint32_t vcpu_index, uint32_t msr, uint64_t& value) {
+MsrOutcome read_msr(CpuBackend& cpu, uint32_t /*vcpu_index*/, uint32_t msr, uint64_t& value) {
     switch (msr) {
     case kMsrTsc:
         value = cpu.guest_tsc();
         return MsrOutcome::done;
-    case kMsrApicBase:
-        value = apic_base(vcpu_index);
-        return MsrOutcome::done;
     case kMsrMtrrCap:
+    case kMsrAmdNbConfig:
         value = 0;
         return MsrOutcome::done;
     case kMsrPat:
@@ -57,14 +50,13 @@ MsrOutcome read_msr(CpuBackend& cpu, uint32_t vcpu_index, uint32_t msr, uint64_t
     }
 }
 
-MsrOutcome write_msr(CpuBackend& cpu, uint32_t vcpu_index, uint32_t msr, uint64_t value) {
+MsrOutcome write_msr(CpuBackend& cpu, uint32_t /*vcpu_index*/, uint32_t msr, uint64_t value) {
     switch (msr) {
     case kMsrTsc:
         cpu.set_guest_tsc(value);
         return MsrOutcome::done;
-    case kMsrApicBase:
-        // Relocating or disabling the (not yet virtualized) APIC is refused.
-        return value == apic_base(vcpu_index) ? MsrOutcome::done : MsrOutcome::general_protection;
+    case kMsrAmdNbConfig:
+        return MsrOutcome::done;
     case kMsrPat: {
         if (!valid_pat(value))
             return MsrOutcome::general_protection;

@@ -1,6 +1,8 @@
 #include "vmm/partition/partition.hpp"
 
 #include "boot/handoff/handoff.hpp"
+#include "vmm/arch/x86_64/tsc.hpp"
+#include "vmm/core/log.hpp"
 #include "vmm/partition/cpuid_policy.hpp"
 #include "vmm/partition/msr_policy.hpp"
 #include "vmm/partition/object_memory.hpp"
@@ -49,6 +51,8 @@ Partition::~Partition() {
     for (uint32_t i = 0; i < vcpu_count_; ++i) {
         release_fpu_state(vcpus_[i].fpu);
         delete vcpus_[i].backend;
+        vcpus_[i].lapic->~VirtualLapic();
+        free_object(vcpus_[i].lapic);
     }
     npt_.destroy();
     for (uint32_t i = 0; i < chunk_count_; ++i)
@@ -123,15 +127,42 @@ ErrorOr<void> Partition::read_guest(uint64_t guest_physical, void* data, size_t 
     return {};
 }
 
-ErrorOr<uint32_t> Partition::create_vcpu() {
+ErrorOr<uint32_t> Partition::create_vcpu(bool running) {
     if (vcpu_count_ == kMaxVcpusPerPartition)
         return Error(ErrorCode::out_of_range, "too many vCPUs in one partition");
+    void* apic_memory = allocate_object(sizeof(lapic::VirtualLapic), alignof(lapic::VirtualLapic));
+    if (apic_memory == nullptr)
+        return Error(ErrorCode::out_of_memory, "no memory for a virtual local APIC");
     const BackendSetup setup{.nested_root = npt_.root(), .address_space_id = address_space_id_};
-    svm::SvmVcpu* backend = TRY(svm::SvmVcpu::create(*frames_, setup));
-    Vcpu& vcpu = vcpus_[vcpu_count_];
-    vcpu.backend = backend;
+    auto backend = svm::SvmVcpu::create(*frames_, setup);
+    if (backend.is_error()) {
+        free_object(apic_memory);
+        return backend.release_error();
+    }
+    const uint32_t index = vcpu_count_;
+    Vcpu& vcpu = vcpus_[index];
+    vcpu.backend = backend.value();
+    vcpu.lapic = new (apic_memory) lapic::VirtualLapic(index, x86::tsc::frequency_hz());
+    if (running)
+        vcpu.lapic->start_running();
     init_fpu_state(vcpu.fpu);
     return vcpu_count_++;
+}
+
+void Partition::reset(bool all_running) {
+    for (uint32_t i = 0; i < chunk_count_; ++i)
+        memset(direct(chunks_[i].host_physical), 0, chunks_[i].size);
+    for (uint32_t index = 0; index < vcpu_count_; ++index) {
+        Vcpu& vcpu = vcpus_[index];
+        vcpu.lapic->~VirtualLapic();
+        new (vcpu.lapic) lapic::VirtualLapic(index, x86::tsc::frequency_hz());
+        if (all_running)
+            vcpu.lapic->start_running();
+        vcpu.halted = false;
+        vcpu.backend->reset();
+        release_fpu_state(vcpu.fpu);
+        init_fpu_state(vcpu.fpu);
+    }
 }
 
 GeneralRegisters& Partition::registers(uint32_t index) {
@@ -144,14 +175,6 @@ SystemRegisters Partition::system_registers(uint32_t index) {
 
 void Partition::set_system_registers(uint32_t index, const SystemRegisters& registers) {
     vcpus_[index].backend->set_system_registers(registers);
-}
-
-ErrorOr<void> Partition::inject_interrupt(uint32_t index, uint8_t vector) {
-    CpuBackend& cpu = *vcpus_[index].backend;
-    if (!cpu.interrupts_enabled())
-        return Error(ErrorCode::busy, "the vCPU does not accept interrupts now");
-    cpu.inject_interrupt(vector);
-    return {};
 }
 
 void Partition::inject_exception(uint32_t index, uint8_t vector, bool has_error_code,
@@ -178,6 +201,13 @@ ErrorOr<Intercept> Partition::run_vcpu(uint32_t index) {
     Vcpu& vcpu = vcpus_[index];
     activate_fpu_state(vcpu.fpu);
     for (int i = 0; i < kMaxExitsPerRun; ++i) {
+        if (!prepare_entry(index)) {
+            Intercept halted;
+            halted.kind = InterceptKind::halted;
+            halted.interrupts_enabled = vcpu.backend->interrupts_enabled() || !vcpu.halted;
+            halted.wake_deadline = timer_deadline(index);
+            return halted;
+        }
         const VcpuExit exit = TRY(vcpu.backend->run());
         __atomic_add_fetch(&exit_counts_[static_cast<size_t>(exit.reason)], 1, __ATOMIC_RELAXED);
         Intercept intercept;
@@ -217,7 +247,9 @@ ErrorOr<bool> Partition::handle_exit(uint32_t index, const VcpuExit& exit, Inter
     }
     case ExitReason::msr_read: {
         uint64_t value = 0;
-        if (read_msr(cpu, index, exit.msr, value) == MsrOutcome::general_protection) {
+        const bool apic = lapic::VirtualLapic::claims_msr(exit.msr);
+        if (apic ? !lapic_msr(index, exit.msr, false, value)
+                 : read_msr(cpu, index, exit.msr, value) == MsrOutcome::general_protection) {
             cpu.inject_exception(kVectorGeneralProtection, true, 0);
             return false;
         }
@@ -226,13 +258,17 @@ ErrorOr<bool> Partition::handle_exit(uint32_t index, const VcpuExit& exit, Inter
         regs.rdx = value >> 32;
         return false;
     }
-    case ExitReason::msr_write:
-        if (write_msr(cpu, index, exit.msr, exit.msr_value) == MsrOutcome::general_protection) {
+    case ExitReason::msr_write: {
+        uint64_t value = exit.msr_value;
+        const bool apic = lapic::VirtualLapic::claims_msr(exit.msr);
+        if (apic ? !lapic_msr(index, exit.msr, true, value)
+                 : write_msr(cpu, index, exit.msr, value) == MsrOutcome::general_protection) {
             cpu.inject_exception(kVectorGeneralProtection, true, 0);
             return false;
         }
         TRY(skip_instruction(index));
         return false;
+    }
     case ExitReason::pause:
         TRY(skip_instruction(index));
         out.kind = InterceptKind::yield;
@@ -242,9 +278,10 @@ ErrorOr<bool> Partition::handle_exit(uint32_t index, const VcpuExit& exit, Inter
         return true;
     case ExitReason::hlt:
         regs.rip += 1; // HLT is F4; a prefix on it would be meaningless
-        out.kind = InterceptKind::halted;
-        out.interrupts_enabled = cpu.interrupts_enabled();
-        return true;
+        vcpus_[index].halted = true; // prepare_entry() decides whether it wakes at once
+        return false;
+    case ExitReason::interrupt_window:
+        return false; // prepare_entry() injects what is pending
     case ExitReason::io:
         out.kind = InterceptKind::io;
         out.io = exit.io;
@@ -253,8 +290,19 @@ ErrorOr<bool> Partition::handle_exit(uint32_t index, const VcpuExit& exit, Inter
         out.kind = InterceptKind::shutdown;
         return true;
     case ExitReason::nested_page_fault: {
-        auto handled = handle_unbacked_access(index, exit.memory);
+        const uint64_t gpa = exit.memory.guest_physical;
+        if (in_mmio_region(gpa)) {
+            out.kind = InterceptKind::mmio;
+            out.memory = exit.memory;
+            return true;
+        }
+        auto handled = gpa - kLapicBase < mm::kPageSize ? emulate_lapic(index)
+                                                        : handle_unbacked_access(index, exit.memory);
         if (handled.is_error()) {
+            log::warn("%s: vcpu %u: nested page fault at GPA %#llx (rip %#llx, %s) failed: %s",
+                      name_, index, static_cast<unsigned long long>(gpa),
+                      static_cast<unsigned long long>(regs.rip),
+                      exit.memory.write ? "write" : "read", handled.error().message());
             out.kind = InterceptKind::failed;
             out.message = handled.error().message();
             return true;

@@ -21,6 +21,8 @@
 #include "mm/npt.hpp"
 #include "mm/spinlock.hpp"
 #include "vmm/cpu_backend.hpp"
+#include "vmm/emulate/emulator.hpp"
+#include "vmm/lapic/vlapic.hpp"
 #include "vmm/partition/fpu_state.hpp"
 
 #include <stddef.h>
@@ -29,15 +31,21 @@
 namespace halcyon::vmm {
 
 inline constexpr uint32_t kMaxVcpusPerPartition = 64;
-inline constexpr uint32_t kMaxMemoryChunks = 64;
+inline constexpr uint32_t kMaxMemoryChunks = 1024; // 2 GiB of guest RAM in 2 MiB chunks
 // How many distinct unbacked guest-physical pages a partition may touch before the partition
 // stops it: each costs nested page-table memory, and a guest probing its whole address space
 // is almost certainly broken.
 inline constexpr uint32_t kMaxUnbackedPages = 256;
+inline constexpr uint32_t kMaxMmioRegions = 16;
+// Guest-physical page of every vCPU's local APIC in xAPIC mode (the partition emulates it).
+inline constexpr uint64_t kLapicBase = 0xFEE0'0000;
+// A vCPU's TSC deadline when nothing will wake it by itself.
+inline constexpr uint64_t kNoDeadline = ~0ull;
 
 enum class InterceptKind : uint8_t {
     io,       // port I/O for the worker's device models; answer with complete_io()
-    halted,   // HLT executed (RIP is already past it); `interrupts_enabled` says if it can wake
+    mmio,     // access to a worker MMIO region (`memory`); answer with emulate_mmio()
+    halted,   // in HLT (or waiting for a startup IPI) with nothing to deliver: see wake_deadline
     yield,    // nothing for the worker: the vCPU simply gave up the CPU (PAUSE, host IRQ)
     shutdown, // triple fault: the VM cannot continue
     failed,   // the partition could not continue this vCPU; `message` says why
@@ -46,9 +54,27 @@ enum class InterceptKind : uint8_t {
 struct Intercept {
     InterceptKind kind = InterceptKind::failed;
     IoExit io{};
+    MemoryExit memory{};
+    // halted: whether an interrupt can wake the vCPU at all (HLT with RFLAGS.IF clear cannot be
+    // woken but by an NMI or INIT), and the TSC value at which its own local APIC timer will.
     bool interrupts_enabled = false;
+    uint64_t wake_deadline = kNoDeadline;
     const char* message = "";
     uint32_t raw_code = 0; // the backend's exit code, for diagnostics
+};
+
+// What the partition tells the VM worker about, from any physical CPU (keep it short: called
+// with no partition lock held, but possibly while another vCPU's exit is being handled).
+class PartitionObserver {
+public:
+    // vCPU `index` has something to deliver now (an interrupt arrived): if it is halted, run it
+    // again; if it is in the guest on another CPU, make it exit so the interrupt is taken.
+    virtual void vcpu_has_work(uint32_t index) = 0;
+    // A guest's local APIC ended a level-triggered interrupt (the IOAPIC's remote IRR clears).
+    virtual void end_of_interrupt(uint8_t vector) = 0;
+
+protected:
+    ~PartitionObserver() = default;
 };
 
 class Partition {
@@ -68,7 +94,17 @@ public:
     [[nodiscard]] ErrorOr<void> write_guest(uint64_t guest_physical, const void* data, size_t size);
     [[nodiscard]] ErrorOr<void> read_guest(uint64_t guest_physical, void* data, size_t size);
 
-    [[nodiscard]] ErrorOr<uint32_t> create_vcpu();
+    // Device memory the worker emulates: a nested page fault there becomes an `mmio`
+    // intercept (the region is never backed by RAM or the all-ones page).
+    [[nodiscard]] ErrorOr<void> add_mmio_region(uint64_t guest_physical, uint64_t size);
+    void set_observer(PartitionObserver* observer) { observer_ = observer; }
+
+    // vCPU 0 is the bootstrap processor and runs at once; the others wait for a startup IPI
+    // from the guest (as on a PC) unless `running` is true (flat test guests start together).
+    [[nodiscard]] ErrorOr<uint32_t> create_vcpu(bool running = false);
+    // A guest reboot: RAM zeroed, every vCPU back to its power-on state (local APIC included,
+    // queued events dropped), as create_vcpu(running) left it. Only while no vCPU runs.
+    void reset(bool all_running);
     [[nodiscard]] uint32_t vcpu_count() const { return vcpu_count_; }
 
     [[nodiscard]] ErrorOr<Intercept> run_vcpu(uint32_t index);
@@ -87,17 +123,29 @@ public:
         return __atomic_load_n(&exit_counts_[static_cast<size_t>(reason)], __ATOMIC_RELAXED);
     }
 
-    // Fails with busy while the guest does not accept interrupts (RFLAGS.IF clear or an
-    // interrupt shadow): EVENTINJ would deliver it regardless, which no real CPU does. (Waiting
-    // for an interrupt window comes with the virtual interrupt controller.)
-    [[nodiscard]] ErrorOr<void> inject_interrupt(uint32_t index, uint8_t vector);
+    // Completes an `mmio` intercept: the instruction at RIP is emulated against `bus` (and guest
+    // RAM), or the exception it raises is injected. Fails only if the VM cannot go on.
+    [[nodiscard]] ErrorOr<void> emulate_mmio(uint32_t index, emulate::MmioBus& bus);
+
+    // An interrupt message (from the worker's IOAPIC or a device's MSI) for the local APICs
+    // it addresses; delivered at the target vCPUs' next entries.
+    void deliver_interrupt(const lapic::Ipi& message);
     void inject_exception(uint32_t index, uint8_t vector, bool has_error_code, uint32_t error_code);
+
+    // The earliest TSC deadline of vCPU `index`'s local APIC timer (kNoDeadline if none).
+    [[nodiscard]] uint64_t timer_deadline(uint32_t index);
 
 private:
     struct Vcpu {
         CpuBackend* backend = nullptr;
         FpuState fpu;
+        lapic::VirtualLapic* lapic = nullptr;
+        mm::SpinLock lapic_lock; // IPIs and device interrupts arrive from other CPUs
+        bool halted = false;     // in HLT until an interrupt it accepts arrives
     };
+    class Outbox;
+    class LapicMmio;
+    class GuestMemory;
     struct Chunk {
         uint64_t guest_physical;
         uint64_t host_physical;
@@ -113,6 +161,17 @@ private:
     [[nodiscard]] ErrorOr<uint8_t> instruction_length(uint32_t index);
     [[nodiscard]] ErrorOr<void> skip_instruction(uint32_t index);
     [[nodiscard]] uint8_t* host_pointer(uint64_t guest_physical, size_t size);
+    [[nodiscard]] bool in_mmio_region(uint64_t guest_physical) const;
+    [[nodiscard]] ErrorOr<void> emulate(uint32_t index, emulate::MmioBus& bus);
+    [[nodiscard]] ErrorOr<void> emulate_lapic(uint32_t index);
+
+    // Interrupt delivery (partition_interrupts.cpp).
+    // Before an entry: runs the local APIC's timer, starts a vCPU a startup IPI addressed, and
+    // queues the interrupt or NMI to deliver; returns false if the vCPU stays halted.
+    [[nodiscard]] bool prepare_entry(uint32_t index);
+    [[nodiscard]] bool lapic_msr(uint32_t index, uint32_t msr, bool write, uint64_t& value);
+    void flush(Outbox& outbox);
+    void start_at_vector(uint32_t index, uint8_t vector);
 
     char name_[32] = {};
     mm::FrameAllocator* frames_;
@@ -128,6 +187,13 @@ private:
     uint64_t all_ones_page_ = 0; // read-only page behind unbacked guest-physical addresses
     uint32_t unbacked_pages_ = 0;
     uint64_t exit_counts_[kExitReasonCount] = {};
+    struct MmioRegion {
+        uint64_t guest_physical;
+        uint64_t size;
+    };
+    MmioRegion mmio_regions_[kMaxMmioRegions] = {};
+    uint32_t mmio_region_count_ = 0;
+    PartitionObserver* observer_ = nullptr;
 };
 
 } // namespace halcyon::vmm

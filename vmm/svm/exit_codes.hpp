@@ -12,6 +12,7 @@ inline constexpr uint32_t kIntr = 0x60;
 inline constexpr uint32_t kNmi = 0x61;
 inline constexpr uint32_t kSmi = 0x62;
 inline constexpr uint32_t kInit = 0x63;
+inline constexpr uint32_t kVintr = 0x64;
 inline constexpr uint32_t kCpuid = 0x72;
 inline constexpr uint32_t kInvd = 0x76;
 inline constexpr uint32_t kPause = 0x77;

@@ -107,7 +107,14 @@ Vmcb& SvmVcpu::vmcb() const {
     return *direct<Vmcb>(vmcb_physical_);
 }
 
+void SvmVcpu::reset() {
+    registers_ = vmm::GeneralRegisters{};
+    configure_controls(setup_);
+    flush_pending_ = true;
+}
+
 void SvmVcpu::configure_controls(const vmm::BackendSetup& setup) {
+    setup_ = setup;
     memset(&vmcb(), 0, sizeof(Vmcb));
     std::span<uint8_t> iopm(direct<uint8_t>(iopm_physical_), kIopmBytes);
     std::span<uint8_t> msrpm(direct<uint8_t>(msrpm_physical_), kMsrpmBytes);
@@ -209,6 +216,26 @@ void SvmVcpu::inject_exception(uint8_t vector, bool has_error_code, uint32_t err
 
 void SvmVcpu::inject_interrupt(uint8_t vector) {
     vmcb().control.event_injection = vector | event::kTypeExternal | event::kValid;
+}
+
+void SvmVcpu::inject_nmi() {
+    vmcb().control.event_injection = 2 | event::kTypeNmi | event::kValid;
+}
+
+bool SvmVcpu::event_pending() const {
+    return (vmcb().control.event_injection & event::kValid) != 0;
+}
+
+void SvmVcpu::request_interrupt_window(bool enable) {
+    VmcbControl& control = vmcb().control;
+    constexpr uint64_t kWindow = kVirtualIrq | kVirtualInterruptPriorityHighest | kVirtualIgnoreTpr;
+    if (enable) {
+        control.virtual_interrupt |= kWindow;
+        control.intercept_misc1 |= intercept1::kVintr;
+    } else {
+        control.virtual_interrupt &= ~kWindow;
+        control.intercept_misc1 &= ~intercept1::kVintr;
+    }
 }
 
 bool SvmVcpu::interrupts_enabled() const {
@@ -333,6 +360,11 @@ vmm::VcpuExit SvmVcpu::decode_exit() {
         // would exit for it again at once).
         asm volatile("sti; nop; cli" ::: "memory");
         exit.reason = vmm::ExitReason::host_interrupt;
+        break;
+    case exit_code::kVintr:
+        // The window is open: the virtual interrupt only served to find it.
+        request_interrupt_window(false);
+        exit.reason = vmm::ExitReason::interrupt_window;
         break;
     case exit_code::kNmi:
     case exit_code::kSmi:

@@ -29,10 +29,15 @@ public:
     void set_system_registers(const vmm::SystemRegisters& registers) override;
     void inject_exception(uint8_t vector, bool has_error_code, uint32_t error_code) override;
     void inject_interrupt(uint8_t vector) override;
+    void inject_nmi() override;
+    [[nodiscard]] bool event_pending() const override;
     [[nodiscard]] bool interrupts_enabled() const override;
+    void request_interrupt_window(bool enable) override;
+    void set_debug_status(uint64_t dr6_bits) override { vmcb().state.dr6 |= dr6_bits; }
     [[nodiscard]] uint64_t guest_tsc() const override;
     void set_guest_tsc(uint64_t value) override;
     void request_tlb_flush() override { flush_pending_ = true; }
+    void reset() override;
 
 private:
     SvmVcpu(mm::FrameAllocator& frames, uint64_t vmcb, uint64_t iopm, uint64_t msrpm);
@@ -49,6 +54,7 @@ private:
     vmm::GeneralRegisters registers_{};
     bool flush_pending_ = true; // a new ASID user: start with a clean TLB
     uint32_t last_cpu_ = ~0u;   // the physical CPU that ran this VMCB last
+    vmm::BackendSetup setup_{};
 };
 
 } // namespace halcyon::svm

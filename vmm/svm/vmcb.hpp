@@ -156,6 +156,7 @@ inline constexpr uint32_t kIntr = 1u << 0;
 inline constexpr uint32_t kNmi = 1u << 1;
 inline constexpr uint32_t kSmi = 1u << 2;
 inline constexpr uint32_t kInit = 1u << 3;
+inline constexpr uint32_t kVintr = 1u << 4;
 inline constexpr uint32_t kCpuid = 1u << 18;
 inline constexpr uint32_t kInvd = 1u << 22;
 inline constexpr uint32_t kPause = 1u << 23;
@@ -189,6 +190,12 @@ inline constexpr uint8_t kTlbControlNothing = 0;
 inline constexpr uint8_t kTlbControlFlushAll = 1;
 
 inline constexpr uint64_t kNestedPagingEnable = 1ull << 0;
+// VmcbControl::virtual_interrupt: V_IRQ asks the CPU for a virtual interrupt; with V_IGN_TPR
+// and the highest priority it is taken as soon as RFLAGS.IF allows, which (with the VINTR
+// intercept) is exactly an interrupt-window exit.
+inline constexpr uint64_t kVirtualIrq = 1ull << 8;
+inline constexpr uint64_t kVirtualInterruptPriorityHighest = 0xFull << 16;
+inline constexpr uint64_t kVirtualIgnoreTpr = 1ull << 20;
 inline constexpr uint64_t kVirtualInterruptMasking = 1ull << 24;
 
 // EVENTINJ / EXITINTINFO encoding.

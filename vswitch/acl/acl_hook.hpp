@@ -20,6 +20,8 @@ public:
 
     // from_port is the VM's outbound traffic, to_port its inbound traffic.
     [[nodiscard]] HookResult check(const HookContext& context, const Frame& frame) override;
+    // Only ports with an ACL: the switch skips the others without calling check().
+    [[nodiscard]] bool inspects(PortId port) const override { return acl_of(port) != nullptr; }
 
 private:
     std::array<PortAcl*, kMaxPorts> acls_{};

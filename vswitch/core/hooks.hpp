@@ -15,6 +15,12 @@
 // What every hook sees: frame.headers parsed (offsets from frame.data()), VLAN tags already
 // stripped (frame.vlan_id / frame.priority carry them), frame.vsid the frame's virtual subnet (0 if
 // none), frame.ingress_port the port the frame entered on.
+//
+// A burst runs this order stage by stage: every frame of the burst passes one stage before the
+// next stage starts, and per destination port the frames keep their order. So each hook sees the
+// frames of a burst in arrival order, but the calls of different stages (ingress ACL of one frame,
+// egress ACL of an earlier one) are not interleaved frame by frame. With any extension attached
+// the switch runs the stages frame by frame instead, as extensions may observe that order.
 #pragma once
 
 #include "vswitch/packet/drop_reason.hpp"
@@ -49,6 +55,13 @@ struct HookResult {
 class AclHook {
 public:
     [[nodiscard]] virtual HookResult check(const HookContext& context, const Frame& frame) = 0;
+    // False if check() would pass every frame for `port` (in both directions) without recording
+    // anything, e.g. because the port has no ACL: the switch then skips the calls for that port.
+    // Asked once per burst (ingress) and once per destination port (egress).
+    [[nodiscard]] virtual bool inspects(PortId port) const {
+        (void)port;
+        return true;
+    }
 
 protected:
     ~AclHook() = default;
@@ -94,7 +107,8 @@ struct NvgreResult {
 };
 
 // NVGRE network virtualization. The frame may be rewritten in place (push_front/pull_front use the
-// frame's headroom); after a rewrite the hook must re-run parse_headers() so frame.headers match.
+// frame's headroom); after a rewrite frame.headers must match the new bytes (re-run
+// parse_headers(), or update them as encapsulate() does).
 class NvgreHook {
 public:
     // Every frame received on an external port. For NVGRE (GRE, K bit, protocol 0x6558):
@@ -106,6 +120,20 @@ public:
     // another VSID of the routing domain: rewrite the MACs and set frame.vsid), to_provider
     // (encapsulated), reply (ARP answered from policy), or drop.
     [[nodiscard]] virtual NvgreResult from_customer(const HookContext& context, Frame& frame) = 0;
+
+    // The same for every frame of a burst received on one port (results[i] for frames[i], in
+    // order), so an implementation can resolve what the frames share (the virtual subnet, the
+    // sender, a peer) once per burst. The defaults call the per-frame functions in order.
+    virtual void from_provider_burst(const HookContext& context, Frame* const* frames,
+                                     uint32_t count, NvgreResult* results) {
+        for (uint32_t i = 0; i < count; ++i)
+            results[i] = from_provider(context, *frames[i]);
+    }
+    virtual void from_customer_burst(const HookContext& context, Frame* const* frames,
+                                     uint32_t count, NvgreResult* results) {
+        for (uint32_t i = 0; i < count; ++i)
+            results[i] = from_customer(context, *frames[i]);
+    }
 
 protected:
     ~NvgreHook() = default;

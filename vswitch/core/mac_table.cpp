@@ -3,26 +3,15 @@
 #include <bit>
 
 namespace halcyon::vswitch {
-namespace {
-
-// A 64-bit mixer (multiply-xorshift): MACs from one vendor share their top bytes, so the raw key
-// would cluster badly under a power-of-two mask.
-uint64_t mix(uint64_t key) {
-    key ^= key >> 33;
-    key *= 0xff51afd7ed558ccdull;
-    key ^= key >> 33;
-    key *= 0xc4ceb9fe1a85ec53ull;
-    key ^= key >> 33;
-    return key;
-}
-
-} // namespace
 
 MacTable::MacTable(std::span<MacEntry> storage, uint64_t ageing_ns) : ageing_ns_(ageing_ns) {
     // Use the largest power of two that fits the storage.
     size_t usable = storage.empty() ? 0 : std::bit_floor(storage.size());
     slots_ = storage.first(usable);
     mask_ = usable == 0 ? 0 : static_cast<uint32_t>(usable - 1);
+    // A single slot still needs a shift below 64 (shifting a 64-bit value by 64 is undefined):
+    // it keeps one bit, which the mask clears.
+    shift_ = usable <= 1 ? 63 : 64 - static_cast<uint32_t>(std::countr_zero(usable));
     // At least one slot always stays empty, which is what terminates every probe loop.
     size_t spare = usable / 4 > 0 ? usable / 4 : 1;
     limit_ = usable == 0 ? 0 : static_cast<uint32_t>(usable - spare);
@@ -35,22 +24,11 @@ void MacTable::clear() {
     size_ = 0;
 }
 
-uint32_t MacTable::slot_for(DomainId domain, uint64_t mac) const {
-    return static_cast<uint32_t>(mix(mac ^ (uint64_t{domain} << 40) ^ (uint64_t{domain} >> 24))) &
-           mask_;
-}
-
-bool MacTable::expired(const MacEntry& entry, uint64_t now_ns) const {
-    return ageing_ns_ != 0 && now_ns > entry.last_seen_ns &&
-           now_ns - entry.last_seen_ns > ageing_ns_;
-}
-
-LearnResult MacTable::learn(DomainId domain, const MacAddress& mac, PortId port, uint64_t now_ns) {
+LearnResult MacTable::learn(DomainId domain, uint64_t key, PortId port, uint64_t now_ns) {
     if (slots_.empty()) {
         ++stats_.table_full;
         return LearnResult::table_full;
     }
-    uint64_t key = mac.to_u64();
     uint32_t slot = slot_for(domain, key);
     while (slots_[slot].used) {
         MacEntry& entry = slots_[slot];
@@ -73,24 +51,12 @@ LearnResult MacTable::learn(DomainId domain, const MacAddress& mac, PortId port,
             ++stats_.table_full;
             return LearnResult::table_full;
         }
-        return learn(domain, mac, port, now_ns);
+        return learn(domain, key, port, now_ns);
     }
     slots_[slot] = MacEntry{key, now_ns, domain, port, true};
     ++size_;
     ++stats_.learned;
     return LearnResult::learned;
-}
-
-PortId MacTable::lookup(DomainId domain, const MacAddress& mac, uint64_t now_ns) const {
-    if (slots_.empty())
-        return kNoPort;
-    uint64_t key = mac.to_u64();
-    for (uint32_t slot = slot_for(domain, key); slots_[slot].used; slot = (slot + 1) & mask_) {
-        const MacEntry& entry = slots_[slot];
-        if (entry.mac == key && entry.domain == domain)
-            return expired(entry, now_ns) ? kNoPort : entry.port;
-    }
-    return kNoPort;
 }
 
 // Backward-shift deletion: pull later members of the probe run into the hole so that every entry

@@ -46,9 +46,35 @@ public:
     // sequences short. ageing_ns = 0 disables ageing.
     MacTable(std::span<MacEntry> storage, uint64_t ageing_ns);
 
-    LearnResult learn(DomainId domain, const MacAddress& mac, PortId port, uint64_t now_ns);
-    // The port for (domain, mac), or kNoPort if unknown or aged out.
-    [[nodiscard]] PortId lookup(DomainId domain, const MacAddress& mac, uint64_t now_ns) const;
+    LearnResult learn(DomainId domain, const MacAddress& mac, PortId port, uint64_t now_ns) {
+        return learn(domain, mac.to_u64(), port, now_ns);
+    }
+    // The same with the MAC as MacAddress::to_u64() gives it.
+    LearnResult learn(DomainId domain, uint64_t mac, PortId port, uint64_t now_ns);
+    // Counts `count` more learn() calls with the same arguments as the one that returned `first`,
+    // without making them: such a call finds the station where the first one left it (or the
+    // table still full), so only the statistics change. For bursts whose frames share a sender.
+    void note_repeats(LearnResult first, uint32_t count) {
+        if (first == LearnResult::table_full)
+            stats_.table_full += count;
+        else
+            stats_.refreshed += count;
+    }
+    // The port for (domain, mac), or kNoPort if unknown or aged out. Inline: every unicast frame
+    // makes one.
+    [[nodiscard]] PortId lookup(DomainId domain, const MacAddress& mac, uint64_t now_ns) const {
+        return lookup(domain, mac.to_u64(), now_ns);
+    }
+    [[nodiscard]] PortId lookup(DomainId domain, uint64_t mac, uint64_t now_ns) const {
+        if (slots_.empty())
+            return kNoPort;
+        for (uint32_t slot = slot_for(domain, mac); slots_[slot].used; slot = (slot + 1) & mask_) {
+            const MacEntry& entry = slots_[slot];
+            if (entry.mac == mac && entry.domain == domain)
+                return expired(entry, now_ns) ? kNoPort : entry.port;
+        }
+        return kNoPort;
+    }
     // Drops entries idle longer than the ageing time; returns how many.
     uint32_t age(uint64_t now_ns);
     // Forgets everything learned on `port` (port removed or moved to another VLAN).
@@ -61,12 +87,22 @@ public:
     void set_ageing(uint64_t ageing_ns) { ageing_ns_ = ageing_ns; }
 
 private:
-    [[nodiscard]] uint32_t slot_for(DomainId domain, uint64_t mac) const;
-    [[nodiscard]] bool expired(const MacEntry& entry, uint64_t now_ns) const;
+    // Fibonacci hashing: one multiply spreads the key's bits into the top bits, which become the
+    // slot (MACs from one vendor share their top bytes, so the raw key would cluster badly under
+    // a power-of-two mask). The domain is folded into bits the 48-bit MAC does not use.
+    [[nodiscard]] uint32_t slot_for(DomainId domain, uint64_t mac) const {
+        const uint64_t key = mac ^ (uint64_t{domain} << 48) ^ (uint64_t{domain} >> 16);
+        return static_cast<uint32_t>((key * 0x9E3779B97F4A7C15ull) >> shift_) & mask_;
+    }
+    [[nodiscard]] bool expired(const MacEntry& entry, uint64_t now_ns) const {
+        return ageing_ns_ != 0 && now_ns > entry.last_seen_ns &&
+               now_ns - entry.last_seen_ns > ageing_ns_;
+    }
     void erase_slot(uint32_t slot);
 
     std::span<MacEntry> slots_;
     uint32_t mask_ = 0;
+    uint32_t shift_ = 63; // 64 - log2(slot count): slot_for() keeps the top bits
     uint32_t limit_ = 0;
     uint32_t size_ = 0;
     uint64_t ageing_ns_ = 0;

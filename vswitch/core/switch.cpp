@@ -63,9 +63,7 @@ ErrorOr<void> Switch::validate(PortId port, const PortConfig& config) {
         if (p.macs[i].is_multicast() || p.macs[i].is_zero())
             return Error(ErrorCode::invalid_argument, "a port MAC must be a unicast address");
     // The PVLAN roles must stay consistent across all ports with this one changed.
-    std::array<const PortConfig*, kMaxPorts> configs{};
-    for (PortId id = 0; id < kMaxPorts; ++id)
-        configs[id] = present_.contains(id) ? &ports_[id].config : nullptr;
+    std::array<const PortConfig*, kMaxPorts> configs = present_configs_;
     configs[port] = &config;
     PvlanRegistry candidate;
     TRY(candidate.rebuild(configs));
@@ -85,11 +83,21 @@ void Switch::install(PortId id, const PortConfig& config, uint64_t now_ns) {
         external_ports_.add(id);
     else
         external_ports_.remove(id);
-    std::array<const PortConfig*, kMaxPorts> configs{};
-    for (PortId other = 0; other < kMaxPorts; ++other)
-        configs[other] = present_.contains(other) ? &ports_[other].config : nullptr;
-    // validate() already proved this succeeds.
-    (void)pvlans_.rebuild(configs).is_error();
+    rebuild_port_state();
+}
+
+// Everything derived from the set of ports and their settings: the PVLAN registry and every
+// port's profile (a change to one port can change where the others' frames may go).
+void Switch::rebuild_port_state() {
+    for (PortId id = 0; id < kMaxPorts; ++id)
+        present_configs_[id] = present_.contains(id) ? &ports_[id].config : nullptr;
+    // validate() already proved this succeeds (and removing a port cannot make it fail).
+    (void)pvlans_.rebuild(present_configs_).is_error();
+    PortSet ports = present_;
+    while (!ports.empty()) {
+        const PortId id = ports.pop();
+        ports_[id].profile = make_port_profile(pvlans_, present_configs_, id);
+    }
 }
 
 ErrorOr<PortId> Switch::add_port(const PortConfig& config) {
@@ -124,10 +132,7 @@ ErrorOr<void> Switch::remove_port(PortId port) {
     present_.remove(port);
     external_ports_.remove(port);
     mac_table_.flush_port(port);
-    std::array<const PortConfig*, kMaxPorts> configs{};
-    for (PortId other = 0; other < kMaxPorts; ++other)
-        configs[other] = present_.contains(other) ? &ports_[other].config : nullptr;
-    (void)pvlans_.rebuild(configs).is_error();
+    rebuild_port_state();
     return {};
 }
 

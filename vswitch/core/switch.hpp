@@ -11,11 +11,13 @@
 #pragma once
 
 #include "lib/base/error_or.hpp"
+#include "vswitch/core/egress_groups.hpp"
 #include "vswitch/core/hooks.hpp"
 #include "vswitch/core/mac_table.hpp"
 #include "vswitch/core/output.hpp"
 #include "vswitch/core/port_config.hpp"
 #include "vswitch/core/port_counters.hpp"
+#include "vswitch/core/port_profile.hpp"
 #include "vswitch/core/port_set.hpp"
 #include "vswitch/core/token_bucket.hpp"
 #include "vswitch/core/vlan_policy.hpp"
@@ -28,6 +30,10 @@
 #include <stdint.h>
 
 namespace halcyon::vswitch {
+
+namespace pipeline {
+struct TrafficTally;
+}
 
 inline constexpr uint64_t kDefaultMacAgeingNs = 300ull * 1'000'000'000; // 300 s, as in 802.1D
 
@@ -76,29 +82,80 @@ public:
 private:
     struct Port {
         PortConfig config;
+        PortProfile profile;
         PortCounters counters;
         TokenBucket broadcast_storm;
         TokenBucket multicast_storm;
         OutputRing output;
     };
 
+    // The last MAC table answer of a burst: learning is done before forwarding starts, so frames
+    // to the same station can reuse it.
+    struct LookupMemo {
+        DomainId domain = ~DomainId{0};
+        uint64_t mac = ~uint64_t{0};
+        PortId port = kNoPort;
+    };
+    // The last reach computed for a frame whose VLAN/VSID differ from its port's untagged class
+    // (tagged trunk traffic, decapsulated or routed NVGRE).
+    struct ReachMemo {
+        bool valid = false;
+        uint16_t vlan = 0;
+        uint32_t vsid = 0;
+        PortSet ports;
+    };
+
     [[nodiscard]] ErrorOr<void> validate(PortId port, const PortConfig& config);
     void install(PortId port, const PortConfig& config, uint64_t now_ns);
+    void rebuild_port_state();
 
-    // Pipeline stages (pipeline.cpp).
-    [[nodiscard]] bool admit(PortId ingress, Frame* frame, uint64_t now_ns);
-    void dispatch(PortId ingress, Frame* frame, uint64_t now_ns);
-    [[nodiscard]] bool ingress_checks(Port& port, Frame& frame, uint64_t now_ns);
-    [[nodiscard]] PortSet eligible_ports(const Frame& frame, PortId ingress) const;
-    void forward(Frame* frame, PortId ingress, uint64_t now_ns);
-    [[nodiscard]] bool forward_known_unicast(Frame* frame, PortId ingress, uint64_t now_ns);
+    // Pipeline stages, in the order a burst passes them (pipeline_*.cpp).
+    [[nodiscard]] uint32_t admit_burst(PortId ingress, Frame** frames, uint32_t count,
+                                       uint64_t now_ns);
+    class LearnRun;
+    [[nodiscard]] uint32_t ingress_checks(Port& port, PortId ingress, Frame** frames,
+                                          uint32_t count, LearnRun* learning, uint64_t now_ns);
+    [[nodiscard]] uint32_t guard_checks(Port& port, Frame** frames, uint32_t count,
+                                        uint64_t now_ns);
+    [[nodiscard]] uint32_t storm_checks(Port& port, Frame** frames, uint32_t count,
+                                        uint64_t now_ns);
+    void dispatch_burst(PortId ingress, Frame** frames, uint32_t count, uint64_t now_ns);
+    [[nodiscard]] uint32_t ingress_hooks(PortId ingress, Frame** frames, uint32_t count,
+                                         uint64_t now_ns);
+    void to_provider(EgressGroups& groups, Frame* frame, PortId ingress, uint64_t now_ns);
+    void forward(EgressGroups& groups, Frame* frame, PortId ingress, LookupMemo& lookup,
+                 ReachMemo& reach, uint64_t now_ns);
+    void forward_with_extension(EgressGroups& groups, ForwardingExtension& forwarder,
+                                Frame* frame, PortId ingress, uint64_t now_ns);
+    // Where a frame classified like `frame` may go from `ingress` (not back to it): the port's
+    // precomputed reach for its own untagged class, else computed and remembered in `memo` for
+    // the next frame of the burst.
+    [[nodiscard]] PortSet reach_of(const Frame& frame, PortId ingress, ReachMemo& memo) const {
+        const Port& port = ports_[ingress];
+        if (frame.vlan_id == port.profile.untagged.vlan && frame.vsid == port.config.vsid)
+            return port.profile.untagged_reach;
+        return reach_of_other(frame, ingress, memo);
+    }
+    [[nodiscard]] PortSet reach_of_other(const Frame& frame, PortId ingress,
+                                         ReachMemo& memo) const;
+    void enqueue(EgressGroups& groups, PortId destination, Frame* frame, uint64_t now_ns);
+    void flush_egress(EgressGroups& groups, uint64_t now_ns);
     void deliver_to(PortSet destinations, Frame* frame, PortId ingress, uint64_t now_ns);
-    void egress(Frame* frame, PortId destination, uint64_t now_ns);
+    void egress_burst(PortId destination, Frame** frames, uint32_t count, uint64_t now_ns);
+    [[nodiscard]] uint32_t egress_hooks(PortId destination, Frame** frames, uint32_t count,
+                                        uint64_t now_ns);
+    void output_one(Port& port, PortId destination, Frame* frame, pipeline::TrafficTally& tx,
+                    uint64_t now_ns);
     void output(PortId destination, Frame* frame, uint64_t now_ns);
     void drop(Frame* frame, PortId counted_on, PortId egress_port, DropReason reason,
               uint64_t now_ns);
     void count_missed_copy(const Frame& original, PortId destination, uint64_t now_ns);
     bool inject_copy(PortId port, const Frame& frame) override;
+    // Extensions may watch or steer single frames, so with any attached the burst's stages run
+    // frame by frame, in the order the frames arrived.
+    [[nodiscard]] bool frame_by_frame() const {
+        return !extensions_.empty() || extensions_.forwarding() != nullptr;
+    }
 
     SwitchType type_;
     FramePool& pool_;
@@ -114,6 +171,8 @@ private:
     PortSet external_ports_;
     uint64_t now_ns_ = 0; // last time seen, for inject_copy()
     DropCounters drops_;
+    // Every port's configuration, nullptr for absent ports (kept with present_).
+    std::array<const PortConfig*, kMaxPorts> present_configs_{};
     std::array<Port, kMaxPorts> ports_{};
 };
 

@@ -64,6 +64,12 @@ public:
 
     [[nodiscard]] NvgreResult from_provider(const HookContext& context, Frame& frame) override;
     [[nodiscard]] NvgreResult from_customer(const HookContext& context, Frame& frame) override;
+    // Burst forms: lookups shared by the burst's frames (the virtual subnet, the sender's and the
+    // peer's records, provider addresses) are made once per run of frames that share them.
+    void from_provider_burst(const HookContext& context, Frame* const* frames, uint32_t count,
+                             NvgreResult* results) override;
+    void from_customer_burst(const HookContext& context, Frame* const* frames, uint32_t count,
+                             NvgreResult* results) override;
 
     [[nodiscard]] const NvgreStatistics& statistics() const { return statistics_; }
     [[nodiscard]] const ProviderConfig& config() const { return config_; }
@@ -86,16 +92,77 @@ private:
         std::array<uint8_t, kSlots> slots{};
         uint32_t count = 0;
 
-        [[nodiscard]] const AddressMac* find(const NetAddress& address) const;
+        [[nodiscard]] const AddressMac* find(const NetAddress& address) const {
+            constexpr uint32_t mask = kSlots - 1;
+            for (uint32_t slot = static_cast<uint32_t>(hash_address(address)) & mask;
+                 slots[slot] != 0; slot = (slot + 1) & mask) {
+                const AddressMac& entry = entries[slots[slot] - 1];
+                if (entry.address == address)
+                    return &entry;
+            }
+            return nullptr;
+        }
         // Adds or replaces; false when full.
         [[nodiscard]] bool set(const NetAddress& address, const MacAddress& mac);
     };
 
-    [[nodiscard]] const AddressMac* local_pa(const NetAddress& address) const;
-    [[nodiscard]] bool next_hop(const NetAddress& address, MacAddress& mac) const;
+    // A customer address looked up in one routing domain, and (once asked) what follows from
+    // the record's PA.
+    struct RecordMemo {
+        bool valid = false;
+        const VirtualSubnet* subnet = nullptr; // whose routing domain was searched
+        NetAddress customer_address;
+        const LookupRecord* record = nullptr;
+        bool local_pa_known = false;
+        const AddressMac* local_pa = nullptr; // the record's PA if it is one of ours
+        bool next_hop_known = false;
+        bool has_next_hop = false;
+        MacAddress next_hop;
+    };
+    // The answers the frames of one burst tend to share, each the last one looked up. Valid for
+    // one burst only: the policy and the address tables do not change while the switch runs it.
+    struct BurstMemo {
+        bool subnet_valid = false;
+        Vsid vsid = 0;
+        const VirtualSubnet* subnet = nullptr;
+        uint64_t domain_hash = 0; // PolicyTable::domain_hash() of subnet's routing domain
+        RecordMemo sender;
+        RecordMemo peer;
+        bool provider_valid = false;
+        NetAddress provider_address; // an outer destination, with its local PA entry
+        const AddressMac* provider_entry = nullptr;
+    };
+
+    [[nodiscard]] const AddressMac* local_pa(const NetAddress& address) const {
+        return local_pas_.find(address);
+    }
+    [[nodiscard]] bool next_hop(const NetAddress& address, MacAddress& mac) const {
+        if (const AddressMac* neighbor = neighbors_.find(address)) {
+            mac = neighbor->mac;
+            return true;
+        }
+        if (!config_.has_default_next_hop)
+            return false;
+        mac = config_.default_next_hop_mac;
+        return true;
+    }
     [[nodiscard]] NvgreResult answer_resolution(const VirtualSubnet& subnet,
                                                 const ResolutionRequest& request, Frame& frame);
     [[nodiscard]] NvgreResult drop(DropReason reason);
+    // The per-frame decisions (datapath.cpp), with the burst's memo.
+    [[nodiscard]] NvgreResult customer_frame(Frame& frame, BurstMemo& memo);
+    [[nodiscard]] NvgreResult provider_frame(Frame& frame, BurstMemo& memo);
+    [[nodiscard]] NvgreResult encapsulate_to(Frame& frame, const LookupRecord& source,
+                                             const AddressMac& own, const LookupRecord& peer,
+                                             const MacAddress& next_hop_mac);
+    [[nodiscard]] const VirtualSubnet* subnet_of(BurstMemo& memo, Vsid vsid) const;
+    // The record of `address` in memo.subnet's routing domain (memo.subnet non-null), kept in
+    // `record`.
+    const LookupRecord* resolve(RecordMemo& record, const BurstMemo& memo,
+                                const NetAddress& address) const;
+    // The record's PA as one of ours, and its next hop (`record` resolved to a record).
+    [[nodiscard]] const AddressMac* local_pa_of(RecordMemo& record) const;
+    [[nodiscard]] bool next_hop_of(RecordMemo& record) const;
 
     PolicyTable& policy_;
     ProviderConfig config_;

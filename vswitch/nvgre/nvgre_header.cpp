@@ -5,6 +5,38 @@
 
 namespace halcyon::vswitch::nvgre {
 
+namespace {
+
+// The outer IPv4 header's checksum from its field values (RFC 1071 sum of the ten 16-bit words),
+// without reading the header back.
+[[nodiscard]] uint16_t outer_ipv4_checksum(const EncapsulationParams& params, uint32_t length) {
+    uint32_t sum = (0x45u << 8 | params.traffic_class) + length + params.ipv4_identification +
+                   0x4000u + (uint32_t{params.ttl} << 8 | ip_protocol::gre);
+    sum += load_be16(params.source_pa.bytes.data()) + load_be16(params.source_pa.bytes.data() + 2);
+    sum += load_be16(params.destination_pa.bytes.data()) +
+           load_be16(params.destination_pa.bytes.data() + 2);
+    return checksum_finish(sum);
+}
+
+// What parse_headers() reports for the packet encapsulate() just built.
+void describe_outer(ParsedHeaders& h, bool v6, uint32_t frame_length, uint8_t ttl, uint32_t key) {
+    const uint32_t ip_header = v6 ? 40 : 20;
+    h = {};
+    h.flags = parse_flag::parsed | parse_flag::has_l4 | parse_flag::gre | parse_flag::gre_key;
+    h.ethertype = v6 ? ethertype::ipv6 : ethertype::ipv4;
+    h.l3 = v6 ? L3Kind::ipv6 : L3Kind::ipv4;
+    h.l3_offset = kEthernetHeaderSize;
+    h.l3_end = static_cast<uint16_t>(frame_length);
+    h.l4_offset = static_cast<uint16_t>(kEthernetHeaderSize + ip_header);
+    h.payload_offset = static_cast<uint16_t>(kEthernetHeaderSize + ip_header + kGreHeaderSize);
+    h.ip_protocol = ip_protocol::gre;
+    h.ttl = ttl;
+    h.gre_protocol = ethertype::transparent_ethernet;
+    h.gre_key = key;
+}
+
+} // namespace
+
 ErrorOr<void> encapsulate(Frame& frame, const EncapsulationParams& params) {
     if (params.source_pa.is_ipv6 != params.destination_pa.is_ipv6)
         return Error(ErrorCode::invalid_argument,
@@ -16,27 +48,25 @@ ErrorOr<void> encapsulate(Frame& frame, const EncapsulationParams& params) {
     const uint32_t ip_packet = ip_header + kGreHeaderSize + frame.length;
     if (ip_packet > params.provider_mtu || ip_packet > 0xFFFF)
         return Error(ErrorCode::out_of_range, "NVGRE packet would exceed the provider MTU");
-    const uint32_t overhead = 14 + ip_header + kGreHeaderSize;
+    const uint32_t overhead = kEthernetHeaderSize + ip_header + kGreHeaderSize;
+    if (frame.length + overhead > 0xFFFF)
+        return Error(ErrorCode::corrupt, "NVGRE frame would exceed 64 KiB");
     if (!frame.push_front(overhead))
         return Error(ErrorCode::out_of_memory, "frame has too little headroom for NVGRE");
 
     uint8_t* p = frame.data();
-    for (int i = 0; i < 6; ++i) {
-        p[i] = params.outer_destination_mac.bytes[i];
-        p[6 + i] = params.outer_source_mac.bytes[i];
-    }
+    __builtin_memcpy(p, params.outer_destination_mac.bytes.data(), 6);
+    __builtin_memcpy(p + 6, params.outer_source_mac.bytes.data(), 6);
     store_be16(p + 12, v6 ? ethertype::ipv6 : ethertype::ipv4);
-    uint8_t* ip = p + 14;
+    uint8_t* ip = p + kEthernetHeaderSize;
     if (v6) {
         // Version 6, traffic class, flow label from the FlowID so provider ECMP can use either.
         store_be32(ip, 6u << 28 | uint32_t{params.traffic_class} << 20 | uint32_t{params.flow_id});
         store_be16(ip + 4, static_cast<uint16_t>(kGreHeaderSize + (frame.length - overhead)));
         ip[6] = ip_protocol::gre;
         ip[7] = params.ttl;
-        for (int i = 0; i < 16; ++i) {
-            ip[8 + i] = params.source_pa.bytes[i];
-            ip[24 + i] = params.destination_pa.bytes[i];
-        }
+        __builtin_memcpy(ip + 8, params.source_pa.bytes.data(), 16);
+        __builtin_memcpy(ip + 24, params.destination_pa.bytes.data(), 16);
     } else {
         ip[0] = 0x45;
         ip[1] = params.traffic_class;
@@ -45,16 +75,16 @@ ErrorOr<void> encapsulate(Frame& frame, const EncapsulationParams& params) {
         store_be16(ip + 6, 0x4000); // DF: the provider path must not fragment tenant traffic
         ip[8] = params.ttl;
         ip[9] = ip_protocol::gre;
-        for (int i = 0; i < 4; ++i) {
-            ip[12 + i] = params.source_pa.bytes[i];
-            ip[16 + i] = params.destination_pa.bytes[i];
-        }
-        ipv4_set_header_checksum({ip, 20});
+        store_be16(ip + 10, outer_ipv4_checksum(params, ip_packet));
+        __builtin_memcpy(ip + 12, params.source_pa.bytes.data(), 4);
+        __builtin_memcpy(ip + 16, params.destination_pa.bytes.data(), 4);
     }
     uint8_t* gre = ip + ip_header;
+    const uint32_t key = nvgre_key(params.vsid, params.flow_id);
     store_be16(gre, kGreKeyFlag); // K only; version 0
     store_be16(gre + 2, ethertype::transparent_ethernet);
-    store_be32(gre + 4, nvgre_key(params.vsid, params.flow_id));
+    store_be32(gre + 4, key);
+    describe_outer(frame.headers, v6, frame.length, params.ttl, key);
     return {};
 }
 
@@ -97,26 +127,32 @@ NvgreParse parse_nvgre(const Frame& frame, NvgreView& view) {
 }
 
 uint8_t flow_id_of(std::span<const uint8_t> customer_frame, const ParsedHeaders& headers) {
-    uint32_t hash = 2166136261u; // FNV-1a over the flow's identifying bytes
-    auto add = [&hash](const uint8_t* bytes, uint32_t count) {
-        for (uint32_t i = 0; i < count; ++i)
-            hash = (hash ^ bytes[i]) * 16777619u;
-    };
+    // FNV-1a over the flow's identifying bytes: the addresses, the protocol and (TCP/UDP) the
+    // ports, each fed in wire order.
+    uint32_t hash = 2166136261u;
+    const auto add = [&hash](uint8_t byte) { hash = (hash ^ byte) * 16777619u; };
     const uint8_t* data = customer_frame.data();
-    if (headers.l3 == L3Kind::ipv4 && headers.l3_offset + 20u <= customer_frame.size())
-        add(data + headers.l3_offset + 12, 8);
-    else if (headers.l3 == L3Kind::ipv6 && headers.l3_offset + 40u <= customer_frame.size())
-        add(data + headers.l3_offset + 8, 32);
-    else if (customer_frame.size() >= 12)
-        add(data, 12); // non-IP: the MAC pair is the flow
+    const uint32_t size = static_cast<uint32_t>(customer_frame.size());
+    if (headers.l3 == L3Kind::ipv4 && headers.l3_offset + 20u <= size) {
+        const uint8_t* addresses = data + headers.l3_offset + 12;
+        for (int i = 0; i < 8; ++i)
+            add(addresses[i]);
+    } else if (headers.l3 == L3Kind::ipv6 && headers.l3_offset + 40u <= size) {
+        const uint8_t* addresses = data + headers.l3_offset + 8;
+        for (int i = 0; i < 32; ++i)
+            add(addresses[i]);
+    } else if (size >= 12) {
+        for (int i = 0; i < 12; ++i)
+            add(data[i]); // non-IP: the MAC pair is the flow
+    }
     const uint8_t protocol = headers.ip_protocol;
-    add(&protocol, 1);
+    add(protocol);
     if (headers.has(parse_flag::has_l4) &&
         (protocol == ip_protocol::tcp || protocol == ip_protocol::udp)) {
-        const uint8_t ports[4] = {
-            static_cast<uint8_t>(headers.src_port >> 8), static_cast<uint8_t>(headers.src_port),
-            static_cast<uint8_t>(headers.dst_port >> 8), static_cast<uint8_t>(headers.dst_port)};
-        add(ports, 4);
+        add(static_cast<uint8_t>(headers.src_port >> 8));
+        add(static_cast<uint8_t>(headers.src_port));
+        add(static_cast<uint8_t>(headers.dst_port >> 8));
+        add(static_cast<uint8_t>(headers.dst_port));
     }
     return static_cast<uint8_t>(hash ^ hash >> 8 ^ hash >> 16 ^ hash >> 24);
 }

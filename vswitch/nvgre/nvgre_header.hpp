@@ -36,9 +36,10 @@ struct EncapsulationParams {
 
 // Wraps `frame` (a customer Ethernet frame) in NVGRE using its headroom. Errors, frame unchanged:
 // out_of_range when the outer IP packet would exceed the provider MTU (we never fragment: Hyper-V
-// expects guests' MTU to leave room for the 42 bytes of encapsulation), out_of_memory when the
-// frame lacks headroom, invalid_argument for mixed PA families or an invalid VSID.
-// frame.headers are stale afterwards: re-parse.
+// expects guests' MTU to leave room for the 42 bytes of encapsulation), corrupt when the frame
+// would exceed 64 KiB (no parser accepts it), out_of_memory when the frame lacks headroom,
+// invalid_argument for mixed PA families or an invalid VSID. On success frame.headers describe the outer packet exactly as parse_headers()
+// would, without parsing it again (the encapsulation wrote every byte of it).
 [[nodiscard]] ErrorOr<void> encapsulate(Frame& frame, const EncapsulationParams& params);
 
 // What a received NVGRE packet says, read from a frame parse_headers() has parsed.

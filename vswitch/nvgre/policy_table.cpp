@@ -4,12 +4,6 @@ namespace halcyon::vswitch::nvgre {
 
 namespace {
 
-[[nodiscard]] constexpr uint64_t mix(uint64_t state, uint64_t value) {
-    state ^= value + 0x9E3779B97F4A7C15ull;
-    state *= 0xFF51AFD7ED558CCDull;
-    return state ^ (state >> 31);
-}
-
 [[nodiscard]] constexpr bool is_power_of_two(size_t n) {
     return n != 0 && (n & (n - 1)) == 0;
 }
@@ -28,11 +22,6 @@ ErrorOr<PolicyTable> PolicyTable::create(std::span<RecordSlot> record_slots,
     for (SubnetSlot& slot : subnet_slots)
         slot.used = false;
     return table;
-}
-
-uint64_t PolicyTable::hash_record(const RoutingDomainId& domain, const NetAddress& address) {
-    uint64_t state = mix(domain.high, domain.low);
-    return mix(state, hash_address(address));
 }
 
 uint64_t PolicyTable::hash_vsid(Vsid vsid) {
@@ -138,12 +127,5 @@ ErrorOr<void> PolicyTable::remove_record(const RoutingDomainId& domain,
     return {};
 }
 
-const LookupRecord* PolicyTable::record(const RoutingDomainId& domain,
-                                        const NetAddress& customer_address) const {
-    if (records_.empty())
-        return nullptr;
-    const size_t slot = find_record_slot(domain, customer_address);
-    return slot == records_.size() ? nullptr : &records_[slot].record;
-}
 
 } // namespace halcyon::vswitch::nvgre

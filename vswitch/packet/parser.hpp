@@ -22,4 +22,9 @@ inline constexpr uint32_t kMaxIpv6ExtensionHeaders = 8;
 // without a Frame, e.g. the NVGRE payload).
 [[nodiscard]] ErrorOr<void> parse_headers(std::span<const uint8_t> bytes, ParsedHeaders& out);
 
+// The same two parses for the packet path, which only needs to know whether the frame is
+// malformed: false where the functions above return an error (and the same headers result).
+[[nodiscard]] bool parse_frame(Frame& frame);
+[[nodiscard]] bool parse_frame_headers(const uint8_t* bytes, uint32_t length, ParsedHeaders& out);
+
 } // namespace halcyon::vswitch

@@ -14,41 +14,29 @@ guest_stop:
 1:  hlt
     jmp 1b
 
-// One stub per exception vector: push a zero where the CPU pushes no error code, then the
-// vector, so guest_trap always sees the same frame (struct trap_frame in guest.h).
+// One stub per vector, 0-255, each 16 bytes long (guest.c finds vector v's stub at
+// trap_stub_base + 16 * v): push a zero where the CPU pushes no error code, then the vector, so
+// guest_trap always sees the same frame (struct trap_frame in guest.h). The CPU pushes an error
+// code for #DF, #TS, #NP, #SS, #GP, #PF, #AC, #CP, #VC and #SX only; external interrupts and
+// software-generated vectors never push one.
     .text
-.macro TRAP vector, has_error
-    .globl trap_stub_\vector
-trap_stub_\vector:
-    .if \has_error == 0
+    .balign 16
+    .globl trap_stub_base
+trap_stub_base:
+    .set vector, 0
+    .rept 256
+    .balign 16
+    .if (vector == 8) || ((vector >= 10) && (vector <= 14)) || (vector == 17) || (vector == 21) || (vector == 29) || (vector == 30)
+    .else
     pushq $0
     .endif
-    pushq $\vector
+    pushq $vector
     jmp trap_common
-.endm
-
-TRAP 0, 0
-TRAP 1, 0
-TRAP 2, 0
-TRAP 3, 0
-TRAP 4, 0
-TRAP 5, 0
-TRAP 6, 0
-TRAP 7, 0
-TRAP 8, 1
-TRAP 9, 0
-TRAP 10, 1
-TRAP 11, 1
-TRAP 12, 1
-TRAP 13, 1
-TRAP 14, 1
-TRAP 15, 0
-TRAP 16, 0
-TRAP 17, 1
-TRAP 18, 0
-TRAP 19, 0
-TRAP 20, 0
-TRAP 21, 1
+    .set vector, vector + 1
+    .endr
+    .balign 16
+    .globl trap_stub_end
+trap_stub_end: // install_idt() checks that the stubs took exactly 256 * 16 bytes
 
 trap_common:
     pushq %rax
@@ -67,6 +55,7 @@ trap_common:
     pushq %r14
     pushq %r15
     movq %rsp, %rdi
+    cld // the interrupted code may have DF set; C code expects it clear (IRETQ restores it)
     call guest_trap
     popq %r15
     popq %r14
@@ -85,14 +74,5 @@ trap_common:
     popq %rax
     addq $16, %rsp
     iretq
-
-    .section .rodata
-    .globl trap_stubs
-    .balign 8
-trap_stubs:
-    .quad trap_stub_0, trap_stub_1, trap_stub_2, trap_stub_3, trap_stub_4, trap_stub_5
-    .quad trap_stub_6, trap_stub_7, trap_stub_8, trap_stub_9, trap_stub_10, trap_stub_11
-    .quad trap_stub_12, trap_stub_13, trap_stub_14, trap_stub_15, trap_stub_16, trap_stub_17
-    .quad trap_stub_18, trap_stub_19, trap_stub_20, trap_stub_21
 
     .section .note.GNU-stack, "", @progbits

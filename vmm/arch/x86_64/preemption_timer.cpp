@@ -53,6 +53,10 @@ void on_tick(InterruptFrame&) {
     lapic::end_of_interrupt();
 }
 
+void on_kick(InterruptFrame&) {
+    lapic::end_of_interrupt(); // the interrupt (and the exit it caused) was the whole point
+}
+
 // The timer's rate is the bus or core crystal clock, which nothing reports reliably: count it
 // against the (already calibrated) TSC for a millisecond.
 ErrorOr<uint64_t> calibrate() {
@@ -79,6 +83,7 @@ ErrorOr<void> start(uint32_t period_microseconds) {
         rate = TRY(calibrate());
     mask_legacy_pic();
     register_interrupt_handler(kVector, on_tick);
+    register_interrupt_handler(kKickVector, on_kick);
     uint64_t count = rate * period_microseconds / 1000;
     if (count == 0)
         count = 1;
@@ -88,6 +93,39 @@ ErrorOr<void> start(uint32_t period_microseconds) {
     write(kLvtTimer, kLvtPeriodic | kVector);
     write(kInitialCount, static_cast<uint32_t>(count));
     return {};
+}
+
+ErrorOr<void> arm(uint64_t deadline) {
+    if (lapic::mode() == lapic::Mode::uninitialized)
+        return Error(ErrorCode::not_supported, "no local APIC");
+    uint64_t& rate = g_ticks_per_millisecond[this_cpu().index];
+    if (rate == 0) {
+        rate = TRY(calibrate());
+        mask_legacy_pic();
+        register_interrupt_handler(kVector, on_tick);
+        register_interrupt_handler(kKickVector, on_kick);
+    }
+    const uint64_t tsc_per_millisecond = tsc::frequency_hz() / 1000;
+    const uint64_t now = rdtsc();
+    uint64_t delta = deadline > now ? deadline - now : 0;
+    if (delta > tsc_per_millisecond * 1000)
+        delta = tsc_per_millisecond * 1000;
+    uint64_t count = delta * rate / tsc_per_millisecond;
+    if (count == 0)
+        count = 1;
+    if (count > 0xFFFF'FFFF)
+        count = 0xFFFF'FFFF;
+    write(kDivideConfiguration, kDivideBy16);
+    write(kLvtTimer, kVector); // one-shot
+    write(kInitialCount, static_cast<uint32_t>(count));
+    return {};
+}
+
+ErrorOr<void> kick(uint32_t cpu_index) {
+    const PerCpu* cpu = cpu_by_index(cpu_index);
+    if (cpu == nullptr)
+        return Error(ErrorCode::not_found, "no such CPU");
+    return lapic::send_fixed(cpu->apic_id, kKickVector);
 }
 
 void stop() {

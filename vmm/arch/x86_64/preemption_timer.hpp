@@ -18,6 +18,14 @@ inline constexpr uint8_t kVector = 0xEF;
 [[nodiscard]] ErrorOr<void> start(uint32_t period_microseconds);
 void stop();
 
+// One-shot use: the calling CPU's timer fires once at TSC value `deadline` (at once if it has
+// passed; at most one second ahead, the caller re-arms). Calibrates on first use like start().
+[[nodiscard]] ErrorOr<void> arm(uint64_t deadline);
+
+// Another CPU's kick: makes CPU `cpu_index` leave its guest (INTR exit) or its idle HLT now.
+inline constexpr uint8_t kKickVector = 0xEE;
+[[nodiscard]] ErrorOr<void> kick(uint32_t cpu_index);
+
 // Timer interrupts taken on the calling CPU since boot.
 [[nodiscard]] uint64_t ticks();
 

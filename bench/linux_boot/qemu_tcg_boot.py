@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Linux boot reference under QEMU TCG (issue #3 item 5): boots Debian 12's stock kernel and the
+busybox initramfs of tests/guests/linux/ and reports wall time to the initramfs marker line
+("HALCYON-GUEST: shell up") and to power-off, median of N runs, for each vCPU count.
+
+Two ways of starting the same kernel on the same q35 machine:
+  qemu-kernel     QEMU boots it itself: SeaBIOS + QEMU's linuxboot option ROM (-kernel/-initrd)
+                  with QEMU's own ACPI tables; the figure Halcyon's boot is compared with.
+  halcyon-loader  no firmware: Halcyon's loader (vmm/worker/linux, via linux-boot-inspect
+                  qemu-image) prepares memory, ACPI tables and the entry state, and
+                  tests/guests/linux/firmware/entry.S only switches to 64-bit mode.
+
+  bench/linux_boot/qemu_tcg_boot.py [--runs 5] [--smp 1,2] [--build build]
+      [--assets build/tests/guests/linux] [--memory-mib 512] [--mode qemu-kernel,halcyon-loader]
+Standard library only. Prints a table; never part of CI (the machine's load decides the figures).
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+MARKER = b"HALCYON-GUEST: shell up"
+UPTIME = b"HALCYON-GUEST: uptime "
+CMDLINE = "console=ttyS0 panic=-1 halcyon.test=poweroff"
+
+
+def qemu_kernel_command(args, smp, _work):
+    return ["qemu-system-x86_64", "-machine", "q35", "-accel", "tcg", "-cpu", "EPYC",
+            "-m", str(args.memory_mib), "-smp", str(smp),
+            "-kernel", os.path.join(args.assets, "vmlinuz"),
+            "-initrd", os.path.join(args.assets, "initramfs.cpio.gz"),
+            "-append", CMDLINE, "-nographic", "-no-reboot"]
+
+
+def halcyon_loader_command(args, smp, work):
+    inspect = os.path.join(args.build, "bin", "linux-boot-inspect")
+    entry = os.path.join(args.assets, "entry.bin")
+    subprocess.run([inspect, "qemu-image", os.path.join(args.assets, "vmlinuz"),
+                    os.path.join(args.assets, "initramfs.cpio.gz"), "--out", work,
+                    "--entry-code", entry, "--memory-mib", str(args.memory_mib),
+                    "--cpus", str(smp), "--cmdline", CMDLINE],
+                   check=True, stdout=subprocess.DEVNULL)
+    with open(os.path.join(work, "qemu-args")) as f:
+        placement = f.read().split("\n")[:-1]
+    return ["qemu-system-x86_64", "-machine", "q35", "-accel", "tcg", "-cpu", "EPYC",
+            "-m", str(args.memory_mib), "-smp", str(smp), "-nodefaults", "-display", "none",
+            "-serial", "stdio", "-no-reboot", "-global", "ICH9-LPC.s4_val=5"] + placement
+
+
+MODES = {"qemu-kernel": qemu_kernel_command, "halcyon-loader": halcyon_loader_command}
+
+
+def one_run(command, timeout):
+    """Returns (seconds to marker, seconds to exit, guest uptime at marker) or raises."""
+    start = time.monotonic()
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL)
+    marker = uptime = None
+    try:
+        for line in process.stdout:
+            now = time.monotonic() - start
+            if marker is None and MARKER in line:
+                marker = now
+            if uptime is None and UPTIME in line:
+                uptime = float(line.split(UPTIME)[1].split()[0])
+            if now > timeout:
+                raise TimeoutError("no power-off within %d s" % timeout)
+        process.wait(timeout=max(1, timeout - (time.monotonic() - start)))
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    end = time.monotonic() - start
+    if marker is None:
+        raise RuntimeError("the guest never printed the marker (exit status %s)"
+                           % process.returncode)
+    if process.returncode != 0:
+        raise RuntimeError("QEMU exited with status %d" % process.returncode)
+    return marker, end, uptime
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--smp", default="1,2")
+    parser.add_argument("--build", default="build")
+    parser.add_argument("--assets", default=None)
+    parser.add_argument("--memory-mib", type=int, default=512)
+    parser.add_argument("--mode", default="qemu-kernel,halcyon-loader")
+    parser.add_argument("--timeout", type=int, default=180)
+    args = parser.parse_args()
+    if args.assets is None:
+        args.assets = os.path.join(args.build, "tests", "guests", "linux")
+    for name in ("vmlinuz", "initramfs.cpio.gz"):
+        if not os.path.isfile(os.path.join(args.assets, name)):
+            sys.exit(f"{args.assets}/{name} is missing: ninja -C {args.build} linux_guest")
+
+    print(f"Linux boot under QEMU TCG, q35, -cpu EPYC, {args.memory_mib} MiB, "
+          f"median of {args.runs} runs (min-max); host: {os.cpu_count()} CPUs")
+    print(f"{'mode':<16} {'vCPUs':>5} {'to marker s':>18} {'to power-off s':>18} "
+          f"{'guest uptime s':>15}")
+    for mode in args.mode.split(","):
+        for smp in [int(n) for n in args.smp.split(",")]:
+            results = []
+            with tempfile.TemporaryDirectory(prefix="linux-boot-") as work:
+                for _ in range(args.runs):
+                    results.append(one_run(MODES[mode](args, smp, work), args.timeout))
+            markers = [r[0] for r in results]
+            ends = [r[1] for r in results]
+            uptimes = [r[2] for r in results if r[2] is not None]
+
+            def cell(values):
+                return "%6.2f (%.2f-%.2f)" % (statistics.median(values), min(values),
+                                              max(values))
+            print(f"{mode:<16} {smp:>5} {cell(markers):>18} {cell(ends):>18} "
+                  f"{statistics.median(uptimes) if uptimes else float('nan'):>15.2f}",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Test assets for Linux guests: Debian 12's stock kernel and a busybox initramfs.
+#
+#   tests/guests/linux/fetch-linux.sh OUTDIR
+#
+# writes OUTDIR/vmlinuz (the bzImage of the kernel package linux-image-amd64 depends on) and
+# OUTDIR/initramfs.cpio.gz (busybox-static plus tests/guests/linux/init). Only apt talks to the
+# network (the Debian mirror of this machine's sources.list): the .deb files are fetched with
+# `apt-get download` into a cache next to the Debian source packages of cmake/Deps.cmake
+# (.deps/debs/, override with HALCYON_DEPS_DEBS) and reused from there, so a second run works
+# offline and always yields the same kernel. HALCYON_LINUX_REFRESH=1 asks apt again for the
+# newest kernel package.
+set -euo pipefail
+
+script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo_root="$(cd "$script_dir/../../.." && pwd)"
+cache="${HALCYON_DEPS_DEBS:-$repo_root/.deps/debs}"
+
+die() {
+    echo "fetch-linux.sh: $*" >&2
+    exit 1
+}
+
+[[ $# -eq 1 ]] || die "usage: fetch-linux.sh OUTDIR"
+outdir="$1"
+for tool in apt-get apt-cache dpkg-deb tar python3; do
+    command -v "$tool" >/dev/null || die "$tool is missing (Debian packages apt, dpkg, tar, python3)"
+done
+mkdir -p "$cache" "$outdir"
+
+# The newest cached .deb whose package name matches the glob, or nothing.
+cached_deb() {
+    local glob="$1"
+    find "$cache" -maxdepth 1 -name "${glob}_*_amd64.deb" | sort -V | tail -n 1
+}
+
+# Downloads PACKAGE into the cache unless a .deb of it is there already; prints its path.
+fetch_deb() {
+    local package="$1" deb
+    deb="$(cached_deb "$package")"
+    if [[ -z "$deb" ]]; then
+        echo "fetch-linux.sh: apt-get download $package -> $cache" >&2
+        # Sandbox user root: apt's _apt user may not be able to write into the work tree.
+        local sandbox=()
+        [[ $(id -u) -eq 0 ]] && sandbox=(-o APT::Sandbox::User=root)
+        (cd "$cache" && apt-get download -qq "${sandbox[@]}" "$package" </dev/null) ||
+            die "apt-get download $package failed (run 'apt-get update'?)"
+        deb="$(cached_deb "$package")"
+        [[ -n "$deb" ]] || die "apt-get download $package left no .deb in $cache"
+    fi
+    echo "$deb"
+}
+
+# The kernel: the package linux-image-amd64 depends on (linux-image-<abi>-amd64). A cached one
+# wins unless a refresh is asked for, so the kernel under test only changes on purpose.
+kernel_deb="$(cached_deb 'linux-image-[0-9]*-amd64')"
+if [[ -z "$kernel_deb" || "${HALCYON_LINUX_REFRESH:-0}" == 1 ]]; then
+    kernel_package="$(apt-cache depends linux-image-amd64 2>/dev/null |
+        sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-amd64\)$/\1/p' | head -n 1)"
+    [[ -n "$kernel_package" ]] ||
+        die "apt does not know linux-image-amd64's kernel package (run 'apt-get update')"
+    kernel_deb="$(fetch_deb "$kernel_package")"
+fi
+busybox_deb="$(fetch_deb busybox-static)"
+
+# Extracts one member of a .deb's data archive to a file (the kernel package is large: only the
+# one member is written, nothing else is unpacked to disk).
+extract_member() {
+    local deb="$1" pattern="$2" output="$3"
+    dpkg-deb --fsys-tarfile "$deb" | tar -xO --wildcards "$pattern" >"$output.tmp" ||
+        die "no $pattern in $deb"
+    [[ -s "$output.tmp" ]] || die "$pattern in $deb is empty"
+    mv "$output.tmp" "$output"
+}
+
+extract_member "$kernel_deb" './boot/vmlinuz-*' "$outdir/vmlinuz"
+extract_member "$busybox_deb" './bin/busybox' "$outdir/busybox"
+python3 "$script_dir/mkinitramfs.py" --busybox "$outdir/busybox" --init "$script_dir/init" \
+    --output "$outdir/initramfs.cpio.gz"
+rm -f "$outdir/busybox"
+echo "fetch-linux.sh: $(basename "$kernel_deb") -> $outdir/vmlinuz" >&2
+echo "fetch-linux.sh: $(basename "$busybox_deb") -> $outdir/initramfs.cpio.gz" >&2

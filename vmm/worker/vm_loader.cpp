@@ -1,0 +1,93 @@
+// Building a VM: partition, memory, vCPUs, devices, and the guest image. The image decides how
+// the VM starts: a Linux bzImage (found by its "HdrS" setup-header magic) boots through the
+// Linux boot protocol with ACPI tables (vmm/worker/linux), anything else is a flat test guest
+// (flat_guest.hpp).
+#include "vmm/core/boot_info.hpp"
+#include "vmm/core/log.hpp"
+#include "vmm/worker/flat_guest.hpp"
+#include "vmm/worker/linux/loader.hpp"
+#include "vmm/worker/vm.hpp"
+#include "vmm/worker/vm_platform.hpp"
+
+#include <string.h>
+
+namespace halcyon::worker {
+namespace {
+
+bool is_bzimage(std::span<const uint8_t> image) {
+    constexpr size_t kMagicOffset = 0x202;
+    return image.size() > kMagicOffset + 4 && memcmp(image.data() + kMagicOffset, "HdrS", 4) == 0;
+}
+
+class PartitionWriter final : public GuestMemoryWriter {
+public:
+    explicit PartitionWriter(vmm::Partition& partition) : partition_(partition) {}
+    ErrorOr<void> write(uint64_t gpa, std::span<const uint8_t> bytes) override {
+        return partition_.write_guest(gpa, bytes.data(), bytes.size());
+    }
+
+private:
+    vmm::Partition& partition_;
+};
+
+} // namespace
+
+ErrorOr<void> Vm::build() {
+    const auto image = boot_info::module_bytes(handoff, config.kernel);
+    if (!image)
+        return Error(ErrorCode::not_found, "the loader brought no module with the kernel's name");
+    partition = TRY(vmm::Partition::create(config.name, address_space_id, frames));
+    partition->set_observer(this);
+    TRY(partition->add_memory(0, config.memory_bytes));
+    // Flat test guests start all their vCPUs at once; Linux starts its APs with INIT/SIPI.
+    const bool all_running = !is_bzimage(*image);
+    for (uint32_t i = 0; i < config.vcpus; ++i)
+        (void)TRY(partition->create_vcpu(all_running));
+    platform = TRY(VmPlatform::create(*this));
+    return load();
+}
+
+ErrorOr<void> Vm::rebuild() {
+    const auto image = boot_info::module_bytes(handoff, config.kernel);
+    partition->reset(image && !is_bzimage(*image));
+    platform->reset();
+    return load();
+}
+
+ErrorOr<void> Vm::load() {
+    const auto image = boot_info::module_bytes(handoff, config.kernel);
+    if (!image)
+        return Error(ErrorCode::not_found, "the loader brought no module with the kernel's name");
+    if (is_bzimage(*image)) {
+        std::span<const uint8_t> initrd;
+        if (config.initrd[0] != '\0') {
+            const auto initrd_module = boot_info::module_bytes(handoff, config.initrd);
+            if (!initrd_module)
+                return Error(ErrorCode::not_found,
+                             "the loader brought no module with the initrd's name");
+            initrd = *initrd_module;
+        }
+        PartitionWriter writer(*partition);
+        const linux_boot::LinuxImage linux_image{*image, initrd, config.command_line};
+        const linux_boot::GuestPlatform guest{config.memory_bytes, config.vcpus};
+        const linux_boot::LinuxEntry entry = TRY(linux_boot::load_linux(writer, linux_image, guest));
+        partition->registers(0) = entry.registers;
+        partition->set_system_registers(0, entry.system);
+        if (resets == 0)
+            log::info("vm %s: Linux boot protocol %u.%02u, kernel at %#llx, initrd %llu KiB at %#llx",
+                      config.name, entry.layout.protocol >> 8, entry.layout.protocol & 0xFF,
+                      static_cast<unsigned long long>(entry.layout.kernel_address),
+                      static_cast<unsigned long long>(entry.layout.initrd_size >> 10),
+                      static_cast<unsigned long long>(entry.layout.initrd_address));
+    } else {
+        TRY(load_flat_guest(*partition, *image));
+    }
+    for (uint32_t i = 0; i < partition->vcpu_count(); ++i) {
+        vcpu_running[i] = true;
+        in_guest_on[i] = kNotInGuest;
+    }
+    running_vcpus = partition->vcpu_count();
+    return {};
+}
+
+} // namespace halcyon::worker

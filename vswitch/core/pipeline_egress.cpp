@@ -1,0 +1,134 @@
+// The egress stage: the frames of a burst for one destination port pass the port's checks
+// together (extensions, ACL, VLAN tagging, MTU, QoS) and are output in their order. Also the two
+// ways frames reach a port outside forwarding: transmit() (QoS scheduler releases) and
+// inject_copy() (mirroring).
+#include "vswitch/core/pipeline_util.hpp"
+#include "vswitch/core/switch.hpp"
+#include "vswitch/packet/frame_pool.hpp"
+#include "vswitch/packet/vlan_tag.hpp"
+
+namespace halcyon::vswitch {
+
+void Switch::egress_burst(PortId destination, Frame** frames, uint32_t count, uint64_t now_ns) {
+    Port& port = ports_[destination];
+    if (!port.config.enabled) {
+        for (uint32_t i = 0; i < count; ++i)
+            drop(frames[i], destination, destination, DropReason::port_down, now_ns);
+        return;
+    }
+    if (!extensions_.empty() || (acl_ != nullptr && acl_->inspects(destination)))
+        count = egress_hooks(destination, frames, count, now_ns);
+    const uint32_t max_untagged_frame = port.profile.max_untagged_frame;
+    const bool tags = port.profile.tags_on_egress;
+    const uint16_t native_vlan = port.config.vlan.native_vlan;
+    pipeline::TrafficTally tx;
+    for (uint32_t i = 0; i < count; ++i) {
+        Frame& frame = *frames[i];
+        if (tags && frame.vlan_id != native_vlan &&
+            !insert_vlan_tag(frame, vlan_tci(frame.vlan_id, frame.priority))) {
+            drop(&frame, destination, destination, DropReason::no_headroom, now_ns);
+            continue;
+        }
+        pipeline::pad_to_minimum(frame);
+        if (frame.length > max_untagged_frame + frame.headers.tag_count * kVlanTagSize) {
+            drop(&frame, destination, destination, DropReason::mtu_exceeded, now_ns);
+            continue;
+        }
+        if (qos_ != nullptr) {
+            const HookContext hook{destination, frame.ingress_port, Direction::to_port, now_ns};
+            const QosResult result = qos_->egress(hook, frame);
+            if (result.action == QosAction::drop) {
+                drop(&frame, destination, destination, result.reason, now_ns);
+                continue;
+            }
+            if (result.action == QosAction::queued)
+                continue; // the scheduler owns it and will call transmit()
+        }
+        output_one(port, destination, &frame, tx, now_ns);
+    }
+    tx.add_to(port.counters.tx);
+}
+
+// Egress extensions and the destination port's ACL. Returns how many frames passed (compacted).
+uint32_t Switch::egress_hooks(PortId destination, Frame** frames, uint32_t count,
+                              uint64_t now_ns) {
+    uint32_t kept = 0;
+    if (!extensions_.empty()) {
+        for (uint32_t i = 0; i < count; ++i) {
+            const ExtensionContext context{frames[i]->ingress_port, destination, now_ns, this};
+            if (extensions_.run_egress(context, *frames[i]) == FilterVerdict::drop)
+                drop(frames[i], destination, destination, DropReason::extension_drop, now_ns);
+            else
+                frames[kept++] = frames[i];
+        }
+        count = kept;
+    }
+    if (acl_ != nullptr && acl_->inspects(destination)) {
+        kept = 0;
+        for (uint32_t i = 0; i < count; ++i) {
+            const HookContext hook{destination, frames[i]->ingress_port, Direction::to_port,
+                                   now_ns};
+            const HookResult result = acl_->check(hook, *frames[i]);
+            if (!result.pass)
+                drop(frames[i], destination, destination, result.reason, now_ns);
+            else
+                frames[kept++] = frames[i];
+        }
+        count = kept;
+    }
+    return count;
+}
+
+// Hands `frame` to the sink or the port's ring, counting it in `tx` if it was taken.
+inline void Switch::output_one(Port& port, PortId destination, Frame* frame,
+                               pipeline::TrafficTally& tx, uint64_t now_ns) {
+    // Counted before handing it over: a sink may release the frame at once.
+    const pipeline::TrafficTally before = tx;
+    tx.add(*frame);
+    const bool taken =
+        sink_ != nullptr ? sink_->deliver(destination, frame) : port.output.push(frame);
+    if (!taken) {
+        tx = before;
+        drop(frame, destination, destination, DropReason::egress_queue_full, now_ns);
+    }
+}
+
+void Switch::output(PortId destination, Frame* frame, uint64_t now_ns) {
+    Port& port = ports_[destination];
+    pipeline::TrafficTally tx;
+    output_one(port, destination, frame, tx, now_ns);
+    tx.add_to(port.counters.tx);
+}
+
+void Switch::transmit(PortId port, Frame* frame, uint64_t now_ns) {
+    if (frame == nullptr)
+        return;
+    if (!present_.contains(port)) {
+        drop(frame, kNoPort, port, DropReason::unknown_port, now_ns);
+        return;
+    }
+    output(port, frame, now_ns);
+}
+
+bool Switch::inject_copy(PortId port, const Frame& frame) {
+    if (!present_.contains(port) || !ports_[port].config.enabled)
+        return false;
+    Frame* copy = clone_frame(pool_, frame);
+    if (copy == nullptr) {
+        count_missed_copy(frame, port, now_ns_);
+        return false;
+    }
+    const PortConfig& config = ports_[port].config;
+    // A mirror copy keeps its VLAN on a trunk monitor port so the analyser can tell VLANs apart.
+    if (config.vlan.mode == VlanMode::trunk && frame.vlan_id != config.vlan.native_vlan &&
+        frame.headers.tag_count == 0 &&
+        !insert_vlan_tag(*copy, vlan_tci(frame.vlan_id, frame.priority))) {
+        drop(copy, port, port, DropReason::no_headroom, now_ns_);
+        return false;
+    }
+    uint64_t before = ports_[port].counters.drops.total();
+    output(port, copy, now_ns_);
+    return ports_[port].counters.drops.total() == before;
+}
+
+} // namespace halcyon::vswitch
