@@ -60,7 +60,9 @@ HostKey HostKey::from_entropy(std::span<const uint8_t> entropy) {
     return key;
 }
 
-std::string_view HostKey::to_hex(std::span<char> out) const { return hex_encode(bytes, out); }
+std::string_view HostKey::to_hex(std::span<char> out) const {
+    return hex_encode(bytes, out);
+}
 
 std::string_view HostKey::key_id(std::span<char> out) const {
     Sha256Digest digest = Sha256::hash(bytes);

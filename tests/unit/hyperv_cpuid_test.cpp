@@ -18,7 +18,9 @@ virt::CpuidRegisters leaf_of(uint32_t leaf) {
     return result.value_or(virt::CpuidRegisters{0xDEAD, 0xDEAD, 0xDEAD, 0xDEAD});
 }
 
-bool bit(uint32_t value, unsigned index) { return (value >> index) & 1; }
+bool bit(uint32_t value, unsigned index) {
+    return (value >> index) & 1;
+}
 
 std::string text(uint32_t a, uint32_t b, uint32_t c) {
     char buffer[12];

@@ -284,10 +284,9 @@ TEST(Auth, DocumentedExample) {
               "nonce=00112233445566778899aabbccddeeff, "
               "sig=47b8cb1954d980581b6423925303898e330f4d95fa6d305e80c04e0997994dc3");
     std::string body = "{\"mode\":\"force\"}";
-    std::string_view stop =
-        sign_request(key, "POST", "/v1/vms/web/stop", 1700000000,
-                     "0123456789abcdef0123456789abcdef",
-                     std::span(reinterpret_cast<const uint8_t*>(body.data()), body.size()), header);
+    std::string_view stop = sign_request(
+        key, "POST", "/v1/vms/web/stop", 1700000000, "0123456789abcdef0123456789abcdef",
+        std::span(reinterpret_cast<const uint8_t*>(body.data()), body.size()), header);
     EXPECT_NE(stop.find("sig=1488b03aac948d76cbb0d4d92c78c2c33501e881ee8ce2317ef5a0bdc125618b"),
               std::string_view::npos);
 }

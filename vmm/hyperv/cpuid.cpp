@@ -40,8 +40,8 @@ std::optional<virt::CpuidRegisters> hyperv_cpuid(uint32_t leaf, const HypervPart
         return virt::CpuidRegisters{kInterfaceSignature, 0, 0, 0};
     case leaf::kVersion:
         // EAX build, EBX major.minor, ECX service pack, EDX service branch/number.
-        return virt::CpuidRegisters{kVersionBuild,
-                                    (uint32_t{kVersionMajor} << 16) | kVersionMinor, 0, 0};
+        return virt::CpuidRegisters{kVersionBuild, (uint32_t{kVersionMajor} << 16) | kVersionMinor,
+                                    0, 0};
     case leaf::kFeatures:
         // EBX (privilege mask high half: post messages, signal events, ...) stays empty until
         // VMBus; ECX is reserved.
@@ -55,8 +55,8 @@ std::optional<virt::CpuidRegisters> hyperv_cpuid(uint32_t leaf, const HypervPart
         return virt::CpuidRegisters{kMaxVirtualProcessors, info.host_logical_processors, 0, 0};
     case leaf::kHardwareFeatures:
         // Every partition runs on nested paging with MSR permission maps (vmm/svm).
-        return virt::CpuidRegisters{hardware::kMsrBitmaps | hardware::kSecondLevelTranslation, 0,
-                                    0, 0};
+        return virt::CpuidRegisters{hardware::kMsrBitmaps | hardware::kSecondLevelTranslation, 0, 0,
+                                    0};
     default:
         return virt::CpuidRegisters{0, 0, 0, 0};
     }

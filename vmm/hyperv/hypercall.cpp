@@ -79,7 +79,8 @@ HvStatus check_hypercall(const HypercallControl& control, const HypercallDescrip
         return HvStatus::success; // the parameters are the register values themselves
 
     const uint64_t reps = descriptor.rep ? control.rep_count : 0;
-    const uint64_t input_size = descriptor.input_bytes + uint64_t{control.variable_header_qwords} * 8 +
+    const uint64_t input_size = descriptor.input_bytes +
+                                uint64_t{control.variable_header_qwords} * 8 +
                                 reps * descriptor.input_element_bytes;
     const uint64_t output_size = descriptor.output_bytes + reps * descriptor.output_element_bytes;
     if (!block_is_placed_well(input.input, input_size, guest_physical_size) ||

@@ -84,8 +84,8 @@ struct ValidatedHypercall {
 };
 // Reserved control bits -> invalid_hypercall_input; a code not in `implemented` ->
 // invalid_hypercall_code; then check_hypercall.
-[[nodiscard]] ValidatedHypercall validate_hypercall(const HypercallInput& input,
-                                                    std::span<const HypercallDescriptor> implemented,
-                                                    uint64_t guest_physical_size);
+[[nodiscard]] ValidatedHypercall
+validate_hypercall(const HypercallInput& input, std::span<const HypercallDescriptor> implemented,
+                   uint64_t guest_physical_size);
 
 } // namespace halcyon::vmm::hyperv

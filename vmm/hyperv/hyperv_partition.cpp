@@ -134,8 +134,7 @@ bool HypervPartition::write_hypercall_msr(uint64_t value, GuestPageWriter& memor
     return true;
 }
 
-HypercallOutcome HypervPartition::hypercall(GeneralRegisters& regs,
-                                            const SystemRegisters& system) {
+HypercallOutcome HypervPartition::hypercall(GeneralRegisters& regs, const SystemRegisters& system) {
     const HypercallCaller caller = hypercall_caller(system);
     const HypercallResult result = dispatch(read_hypercall_input(regs, caller.long_mode), caller);
     if (result.outcome == HypercallOutcome::completed)

@@ -75,8 +75,7 @@ public:
     // --- hypercalls ---
     // Whether the guest enabled the hypercall page (VMMCALL means a hypercall only then).
     [[nodiscard]] bool hypercalls_enabled() const { return (hypercall_ & kOverlayEnable) != 0; }
-    [[nodiscard]] HypercallOutcome hypercall(GeneralRegisters& regs,
-                                             const SystemRegisters& system);
+    [[nodiscard]] HypercallOutcome hypercall(GeneralRegisters& regs, const SystemRegisters& system);
     // The same, on decoded registers.
     [[nodiscard]] HypercallResult dispatch(const HypercallInput& input,
                                            const HypercallCaller& caller);

@@ -98,8 +98,8 @@ inline constexpr unsigned kRepCountShift = 32;
 inline constexpr unsigned kRepStartShift = 48;
 inline constexpr uint64_t kRepFieldMask = 0xFFF;
 // RsvdZ: bits 31:27, 47:44 and 63:60.
-inline constexpr uint64_t kReserved = (uint64_t{0x1F} << 27) | (uint64_t{0xF} << 44) |
-                                      (uint64_t{0xF} << 60);
+inline constexpr uint64_t kReserved =
+    (uint64_t{0x1F} << 27) | (uint64_t{0xF} << 44) | (uint64_t{0xF} << 60);
 } // namespace control
 
 // The hypercall result value: status in bits 15:0, reps completed in bits 43:32.

@@ -81,26 +81,16 @@ const LookupRecord* NetworkVirtualization::resolve(RecordMemo& record, const Bur
     record.subnet = memo.subnet;
     record.customer_address = address;
     record.record = policy_.record(memo.subnet->routing_domain, memo.domain_hash, address);
-    record.local_pa_known = false;
-    record.next_hop_known = false;
+    record.provider_known = false;
     return record.record;
 }
 
-const NetworkVirtualization::AddressMac*
-NetworkVirtualization::local_pa_of(RecordMemo& record) const {
-    if (!record.local_pa_known) {
-        record.local_pa_known = true;
-        record.local_pa = local_pa(record.record->provider_address);
+const ProviderEntry* NetworkVirtualization::provider_of(RecordMemo& record) const {
+    if (!record.provider_known) {
+        record.provider_known = true;
+        record.provider = providers_.find(record.record->provider_address);
     }
-    return record.local_pa;
-}
-
-bool NetworkVirtualization::next_hop_of(RecordMemo& record) const {
-    if (!record.next_hop_known) {
-        record.next_hop_known = true;
-        record.has_next_hop = next_hop(record.record->provider_address, record.next_hop);
-    }
-    return record.has_next_hop;
+    return record.provider;
 }
 
 NvgreResult NetworkVirtualization::from_customer(const HookContext& context, Frame& frame) {
@@ -148,8 +138,8 @@ NvgreResult NetworkVirtualization::customer_frame(Frame& frame, BurstMemo& memo)
     const LookupRecord* source = resolve(memo.sender, memo, source_ip(data, h));
     if (!source || source->vsid != frame.vsid || !(source->customer_mac == source_mac))
         return drop(DropReason::nvgre_no_policy);
-    const AddressMac* own = local_pa_of(memo.sender);
-    if (!own)
+    const ProviderEntry* own = provider_of(memo.sender);
+    if (own == nullptr || !own->local)
         return drop(DropReason::nvgre_no_policy);
     const LookupRecord* destination = resolve(memo.peer, memo, destination_ip(data, h));
     if (!destination)
@@ -171,21 +161,24 @@ NvgreResult NetworkVirtualization::customer_frame(Frame& frame, BurstMemo& memo)
     }
     frame.vsid = destination->vsid;
 
-    if (local_pa_of(memo.peer) != nullptr) {
+    const ProviderEntry* peer = provider_of(memo.peer);
+    if (peer != nullptr && peer->local) {
         ++statistics_.delivered_locally;
         return {NvgreAction::forward_local, DropReason::nvgre_no_policy};
     }
-    if (!next_hop_of(memo.peer))
+    MacAddress next_hop_mac;
+    if (!next_hop(peer, next_hop_mac))
         return drop(DropReason::nvgre_no_route);
-    return encapsulate_to(frame, *source, *own, *destination, memo.peer.next_hop);
+    return encapsulate_to(frame, *source, *own, *destination, next_hop_mac);
 }
 
 NvgreResult NetworkVirtualization::encapsulate_to(Frame& frame, const LookupRecord& source,
-                                                  const AddressMac& own, const LookupRecord& peer,
+                                                  const ProviderEntry& own,
+                                                  const LookupRecord& peer,
                                                   const MacAddress& next_hop_mac) {
     const ParsedHeaders& h = frame.headers;
     EncapsulationParams params;
-    params.outer_source_mac = own.mac;
+    params.outer_source_mac = own.local_mac;
     params.outer_destination_mac = next_hop_mac;
     params.source_pa = source.provider_address;
     params.destination_pa = peer.provider_address;
@@ -239,12 +232,12 @@ NvgreResult NetworkVirtualization::provider_frame(Frame& frame, BurstMemo& memo)
     case NvgreParse::ok:
         break;
     }
-    if (!memo.provider_valid || !(memo.provider_address == view.outer_destination)) {
-        memo.provider_valid = true;
-        memo.provider_address = view.outer_destination;
-        memo.provider_entry = local_pa(view.outer_destination);
+    if (!memo.outer_valid || !(memo.outer_destination == view.outer_destination)) {
+        memo.outer_valid = true;
+        memo.outer_destination = view.outer_destination;
+        memo.outer_local = local_pa(view.outer_destination);
     }
-    if (!memo.provider_entry)
+    if (!memo.outer_local)
         return drop(DropReason::nvgre_not_provider_address);
     const VirtualSubnet* subnet = is_valid_vsid(view.vsid) ? subnet_of(memo, view.vsid) : nullptr;
     if (!subnet)

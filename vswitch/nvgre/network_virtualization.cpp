@@ -6,37 +6,22 @@
 
 namespace halcyon::vswitch::nvgre {
 
-template <uint32_t Capacity>
-bool NetworkVirtualization::AddressIndex<Capacity>::set(const NetAddress& address,
-                                                        const MacAddress& mac) {
-    constexpr uint32_t mask = kSlots - 1;
-    uint32_t slot = static_cast<uint32_t>(hash_address(address)) & mask;
-    for (; slots[slot] != 0; slot = (slot + 1) & mask) {
-        AddressMac& entry = entries[slots[slot] - 1];
-        if (entry.address == address) {
-            entry.mac = mac;
-            return true;
-        }
-    }
-    if (count == Capacity)
-        return false;
-    entries[count] = {address, mac};
-    slots[slot] = static_cast<uint8_t>(++count);
-    return true;
-}
-
 ErrorOr<void> NetworkVirtualization::add_local_provider_address(const NetAddress& address,
                                                                 const MacAddress& mac) {
-    if (local_pa(address))
+    switch (providers_.add_local(address, mac)) {
+    case ProviderIndex::AddResult::added:
+        return {};
+    case ProviderIndex::AddResult::exists:
         return Error(ErrorCode::already_exists, "provider address already configured");
-    if (!local_pas_.set(address, mac))
-        return Error(ErrorCode::out_of_memory, "too many local provider addresses");
-    return {};
+    case ProviderIndex::AddResult::full:
+        break;
+    }
+    return Error(ErrorCode::out_of_memory, "too many local provider addresses");
 }
 
 ErrorOr<void> NetworkVirtualization::set_provider_neighbor(const NetAddress& address,
                                                            const MacAddress& mac) {
-    if (!neighbors_.set(address, mac))
+    if (!providers_.set_neighbor(address, mac))
         return Error(ErrorCode::out_of_memory, "provider neighbor table is full");
     return {};
 }

@@ -22,6 +22,7 @@
 #include "vswitch/nvgre/address_resolution.hpp"
 #include "vswitch/nvgre/nvgre_header.hpp"
 #include "vswitch/nvgre/policy_table.hpp"
+#include "vswitch/nvgre/provider_index.hpp"
 #include "vswitch/packet/drop_reason.hpp"
 
 #include <array>
@@ -46,9 +47,6 @@ struct NvgreStatistics {
     uint64_t arp_replies = 0;       // ARP replies and Neighbor Advertisements built from policy
     DropCounters drops;
 };
-
-inline constexpr uint32_t kMaxLocalProviderAddresses = 8;
-inline constexpr uint32_t kMaxProviderNeighbors = 64;
 
 class NetworkVirtualization final : public NvgreHook {
 public:
@@ -75,52 +73,18 @@ public:
     [[nodiscard]] const ProviderConfig& config() const { return config_; }
 
 private:
-    struct AddressMac {
-        NetAddress address;
-        MacAddress mac;
-    };
-
-    // Open-addressing index (linear probing, entries are never removed) over a fixed array of
-    // AddressMac: every encapsulated packet looks up its source PA, its next hop and, decapsulated,
-    // the outer destination, so these must not scan the arrays. Slot value 0 = empty, else the
-    // entry index + 1. Twice the capacity keeps probe chains short even when full.
-    template <uint32_t Capacity>
-    struct AddressIndex {
-        static constexpr uint32_t kSlots = Capacity * 2;
-        static_assert((kSlots & (kSlots - 1)) == 0 && Capacity < 255);
-        std::array<AddressMac, Capacity> entries{};
-        std::array<uint8_t, kSlots> slots{};
-        uint32_t count = 0;
-
-        [[nodiscard]] const AddressMac* find(const NetAddress& address) const {
-            constexpr uint32_t mask = kSlots - 1;
-            for (uint32_t slot = static_cast<uint32_t>(hash_address(address)) & mask;
-                 slots[slot] != 0; slot = (slot + 1) & mask) {
-                const AddressMac& entry = entries[slots[slot] - 1];
-                if (entry.address == address)
-                    return &entry;
-            }
-            return nullptr;
-        }
-        // Adds or replaces; false when full.
-        [[nodiscard]] bool set(const NetAddress& address, const MacAddress& mac);
-    };
-
-    // A customer address looked up in one routing domain, and (once asked) what follows from
-    // the record's PA.
+    // A customer address looked up in one routing domain, and (once asked) what the provider
+    // index says about the record's PA.
     struct RecordMemo {
         bool valid = false;
         const VirtualSubnet* subnet = nullptr; // whose routing domain was searched
         NetAddress customer_address;
         const LookupRecord* record = nullptr;
-        bool local_pa_known = false;
-        const AddressMac* local_pa = nullptr; // the record's PA if it is one of ours
-        bool next_hop_known = false;
-        bool has_next_hop = false;
-        MacAddress next_hop;
+        bool provider_known = false;
+        const ProviderEntry* provider = nullptr; // the record's PA in providers_, if there
     };
     // The answers the frames of one burst tend to share, each the last one looked up. Valid for
-    // one burst only: the policy and the address tables do not change while the switch runs it.
+    // one burst only: the policy and the provider index do not change while the switch runs it.
     struct BurstMemo {
         bool subnet_valid = false;
         Vsid vsid = 0;
@@ -128,17 +92,18 @@ private:
         uint64_t domain_hash = 0; // PolicyTable::domain_hash() of subnet's routing domain
         RecordMemo sender;
         RecordMemo peer;
-        bool provider_valid = false;
-        NetAddress provider_address; // an outer destination, with its local PA entry
-        const AddressMac* provider_entry = nullptr;
+        bool outer_valid = false;
+        NetAddress outer_destination; // of a received NVGRE packet, with its local PA entry
+        const ProviderEntry* outer_local = nullptr;
     };
 
-    [[nodiscard]] const AddressMac* local_pa(const NetAddress& address) const {
-        return local_pas_.find(address);
+    [[nodiscard]] const ProviderEntry* local_pa(const NetAddress& address) const {
+        return providers_.find_local(address);
     }
-    [[nodiscard]] bool next_hop(const NetAddress& address, MacAddress& mac) const {
-        if (const AddressMac* neighbor = neighbors_.find(address)) {
-            mac = neighbor->mac;
+    // The outer destination MAC for a PA: its neighbour entry, else the default next hop.
+    [[nodiscard]] bool next_hop(const ProviderEntry* entry, MacAddress& mac) const {
+        if (entry != nullptr && entry->neighbor) {
+            mac = entry->neighbor_mac;
             return true;
         }
         if (!config_.has_default_next_hop)
@@ -153,21 +118,19 @@ private:
     [[nodiscard]] NvgreResult customer_frame(Frame& frame, BurstMemo& memo);
     [[nodiscard]] NvgreResult provider_frame(Frame& frame, BurstMemo& memo);
     [[nodiscard]] NvgreResult encapsulate_to(Frame& frame, const LookupRecord& source,
-                                             const AddressMac& own, const LookupRecord& peer,
+                                             const ProviderEntry& own, const LookupRecord& peer,
                                              const MacAddress& next_hop_mac);
     [[nodiscard]] const VirtualSubnet* subnet_of(BurstMemo& memo, Vsid vsid) const;
     // The record of `address` in memo.subnet's routing domain (memo.subnet non-null), kept in
     // `record`.
     const LookupRecord* resolve(RecordMemo& record, const BurstMemo& memo,
                                 const NetAddress& address) const;
-    // The record's PA as one of ours, and its next hop (`record` resolved to a record).
-    [[nodiscard]] const AddressMac* local_pa_of(RecordMemo& record) const;
-    [[nodiscard]] bool next_hop_of(RecordMemo& record) const;
+    // The provider index entry of the resolved record's PA (nullptr if none).
+    [[nodiscard]] const ProviderEntry* provider_of(RecordMemo& record) const;
 
     PolicyTable& policy_;
     ProviderConfig config_;
-    AddressIndex<kMaxLocalProviderAddresses> local_pas_;
-    AddressIndex<kMaxProviderNeighbors> neighbors_;
+    ProviderIndex providers_;
     uint16_t next_ipv4_identification_ = 1;
     NvgreStatistics statistics_;
 };

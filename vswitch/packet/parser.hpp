@@ -3,7 +3,9 @@
 #pragma once
 
 #include "lib/base/error_or.hpp"
+#include "vswitch/packet/bytes.hpp"
 #include "vswitch/packet/frame.hpp"
+#include "vswitch/packet/protocols.hpp"
 
 namespace halcyon::vswitch {
 
@@ -24,7 +26,69 @@ inline constexpr uint32_t kMaxIpv6ExtensionHeaders = 8;
 
 // The same two parses for the packet path, which only needs to know whether the frame is
 // malformed: false where the functions above return an error (and the same headers result).
-[[nodiscard]] bool parse_frame(Frame& frame);
 [[nodiscard]] bool parse_frame_headers(const uint8_t* bytes, uint32_t length, ParsedHeaders& out);
+[[nodiscard]] bool parse_frame_general(Frame& frame);
+
+// The frames a switch sees most: untagged IPv4 without options or fragmentation, carrying UDP,
+// TCP or NVGRE's GRE (key only). Checked and described in one pass, the whole result built in
+// registers and stored once; it is exactly what the layer-by-layer parse (parser.cpp) produces
+// for such a frame. False (nothing written) for anything else, which the general parse handles.
+// Inline so the switch's admission loop parses without a call.
+[[nodiscard]] inline bool parse_common_ipv4(const uint8_t* p, uint32_t length,
+                                                     ParsedHeaders& h) {
+    constexpr uint32_t l3 = kEthernetHeaderSize;
+    constexpr uint32_t l4 = l3 + 20;
+    if (length < l4 || length > 0xFFFF || load_be16(p + 12) != ethertype::ipv4 || p[l3] != 0x45)
+        return false;
+    const uint32_t total_length = load_be16(p + l3 + 2);
+    // Fragment offset or more-fragments set: the general parse tells the cases apart.
+    if (total_length < 20 || total_length > length - l3 || (load_be16(p + l3 + 6) & 0x3FFF) != 0)
+        return false;
+    const uint32_t available = total_length - 20;
+    const uint8_t protocol = p[l3 + 9];
+    const uint8_t* header = p + l4;
+    ParsedHeaders r;
+    r.ethertype = ethertype::ipv4;
+    r.l3 = L3Kind::ipv4;
+    r.l3_offset = l3;
+    r.l3_end = static_cast<uint16_t>(l3 + total_length);
+    r.l4_offset = l4;
+    r.ip_protocol = protocol;
+    r.ttl = p[l3 + 8];
+    r.flags = parse_flag::parsed | parse_flag::has_l4;
+    if (protocol == ip_protocol::udp) {
+        const uint32_t udp_length = available >= 8 ? load_be16(header + 4) : 0;
+        if (udp_length < 8 || udp_length > available)
+            return false;
+        r.src_port = load_be16(header);
+        r.dst_port = load_be16(header + 2);
+        r.payload_offset = l4 + 8;
+    } else if (protocol == ip_protocol::tcp) {
+        const uint32_t header_length = available >= 20 ? (header[12] >> 4) * 4u : 0;
+        if (header_length < 20 || header_length > available)
+            return false;
+        r.src_port = load_be16(header);
+        r.dst_port = load_be16(header + 2);
+        r.tcp_flags = header[13];
+        r.payload_offset = static_cast<uint16_t>(l4 + header_length);
+    } else if (protocol == ip_protocol::gre) {
+        if (available < 8 || load_be16(header) != gre_flag::key)
+            return false;
+        r.flags |= parse_flag::gre | parse_flag::gre_key;
+        r.gre_protocol = load_be16(header + 2);
+        r.gre_key = load_be32(header + 4);
+        r.payload_offset = l4 + 8;
+    } else {
+        return false;
+    }
+    h = r;
+    return true;
+}
+
+[[nodiscard]] inline bool parse_frame(Frame& frame) {
+    if (parse_common_ipv4(frame.data(), frame.length, frame.headers)) [[likely]]
+        return true;
+    return parse_frame_general(frame);
+}
 
 } // namespace halcyon::vswitch
