@@ -103,23 +103,23 @@ def main():
           f"median of {args.runs} runs (min-max); host: {os.cpu_count()} CPUs")
     print(f"{'mode':<16} {'vCPUs':>5} {'to marker s':>18} {'to power-off s':>18} "
           f"{'guest uptime s':>15}")
-    for mode in args.mode.split(","):
-        for smp in [int(n) for n in args.smp.split(",")]:
-            results = []
-            with tempfile.TemporaryDirectory(prefix="linux-boot-") as work:
-                for _ in range(args.runs):
-                    results.append(one_run(MODES[mode](args, smp, work), args.timeout))
-            markers = [r[0] for r in results]
-            ends = [r[1] for r in results]
-            uptimes = [r[2] for r in results if r[2] is not None]
+    # Runs are interleaved (one of each configuration per round) so that a change in the
+    # machine's load during the benchmark affects every configuration alike.
+    configs = [(mode, int(smp)) for mode in args.mode.split(",") for smp in args.smp.split(",")]
+    results = {config: [] for config in configs}
+    with tempfile.TemporaryDirectory(prefix="linux-boot-") as work:
+        for _ in range(args.runs):
+            for mode, smp in configs:
+                results[(mode, smp)].append(one_run(MODES[mode](args, smp, work), args.timeout))
 
-            def cell(values):
-                return "%6.2f (%.2f-%.2f)" % (statistics.median(values), min(values),
-                                              max(values))
-            print(f"{mode:<16} {smp:>5} {cell(markers):>18} {cell(ends):>18} "
-                  f"{statistics.median(uptimes) if uptimes else float('nan'):>15.2f}",
-                  flush=True)
+    def cell(values):
+        return "%6.2f (%.2f-%.2f)" % (statistics.median(values), min(values), max(values))
 
+    for (mode, smp), runs in results.items():
+        uptimes = [r[2] for r in runs if r[2] is not None]
+        print(f"{mode:<16} {smp:>5} {cell([r[0] for r in runs]):>18} "
+              f"{cell([r[1] for r in runs]):>18} "
+              f"{statistics.median(uptimes) if uptimes else float('nan'):>15.2f}")
 
 if __name__ == "__main__":
     main()

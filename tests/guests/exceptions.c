@@ -57,8 +57,8 @@ struct string_run {
     static struct string_run name(uint64_t rsi, uint64_t rdi, uint64_t rcx, uint64_t rax) {        \
         struct string_run run = {.rsi = rsi, .rdi = rdi, .rcx = rcx, .rax = rax};                  \
         expect_fault(length);                                                                      \
-        __asm__ volatile("lea 1f(%%rip), %4\n" setup "\n1: " text "\n" teardown                   \
-                         : "+S"(run.rsi), "+D"(run.rdi), "+c"(run.rcx), "+a"(run.rax),              \
+        __asm__ volatile("lea 1f(%%rip), %4\n" setup "\n1: " text "\n" teardown                    \
+                         : "+S"(run.rsi), "+D"(run.rdi), "+c"(run.rcx), "+a"(run.rax),             \
                            "=&d"(run.address)                                                      \
                          :                                                                         \
                          : "memory", "cc");                                                        \
@@ -72,8 +72,8 @@ STRING_RUN(rep_lodsb_down, 2, "rep lodsb", "std", "cld")
 STRING_RUN(movsb_once, 1, "movsb", "", "")
 
 static bool check_fault(const char* what, const char* where, const struct string_run* run,
-                        uint32_t error_code, uint64_t cr2, uint64_t rcx, uint64_t rsi,
-                        uint64_t rdi, bool data_ok) {
+                        uint32_t error_code, uint64_t cr2, uint64_t rcx, uint64_t rsi, uint64_t rdi,
+                        bool data_ok) {
     check_begin(&checks, what);
     print(where);
     print_value_signed("vector", run->fault.vector);
@@ -105,8 +105,8 @@ static void string_faults(uint64_t base, const char* where) {
     bool data_ok = true;
     for (int i = 0; i < 8; ++i)
         data_ok &= buffer[i] == 0xA0 + i && buffer[8 + i] == 0;
-    check_fault("REP MOVSB reading into a non-present page: #PF 0x0", where, &run, 0,
-                base + PAGE, 8, base + PAGE, (uint64_t)buffer + 8, data_ok);
+    check_fault("REP MOVSB reading into a non-present page: #PF 0x0", where, &run, 0, base + PAGE,
+                8, base + PAGE, (uint64_t)buffer + 8, data_ok);
 
     /* Writing off the end of page 0: 5 bytes stored, then #PF with W. */
     for (int i = 0; i < 8; ++i)
@@ -126,8 +126,8 @@ static void string_faults(uint64_t base, const char* where) {
     run = rep_stosq(0, base + 3 * PAGE - 16, 4, 0x0123456789ABCDEFull);
     data_ok = page2_end[0] == 0x0123456789ABCDEFull && page2_end[1] == 0x0123456789ABCDEFull &&
               *page3_start == page3_before;
-    check_fault("REP STOSQ writing into a read-only page: #PF 0x3", where, &run, 3,
-                base + 3 * PAGE, 2, 0, base + 3 * PAGE, data_ok);
+    check_fault("REP STOSQ writing into a read-only page: #PF 0x3", where, &run, 3, base + 3 * PAGE,
+                2, 0, base + 3 * PAGE, data_ok);
 
     /* Reading downwards (DF=1) from page 2 into page 1: 4 bytes loaded, then #PF. */
     for (int i = 0; i < 4; ++i)

@@ -58,8 +58,8 @@ static void debug_handler(struct trap_frame* frame) {
                          "popfq\n"                                                                 \
                          "1: " text "\n"                                                           \
                          "2: nop\n"                                                                \
-                         : "+a"(run->rax), "+c"(run->rcx), "+D"(run->rdi), "=&d"(run->start),      \
-                           [stop] "=m"(step_stop)                                                  \
+                         : "+a"(run->rax), "+c"(run->rcx), "+D"(run->rdi),                         \
+                           "=&d"(run->start), [stop] "=m"(step_stop)                               \
                          : "b"(target)                                                             \
                          : "memory", "cc");                                                        \
         run->stop = step_stop;                                                                     \
@@ -82,8 +82,7 @@ static void step_on(void (*step)(uint64_t, struct step_run*), uint64_t target,
 
 static bool same_steps(const struct step_run* ram, const struct step_run* mmio) {
     bool same = ram->count == mmio->count && ram->rax == mmio->rax && ram->rcx == mmio->rcx &&
-                ram->rdi - ram->target == mmio->rdi - mmio->target &&
-                ram->memory == mmio->memory;
+                ram->rdi - ram->target == mmio->rdi - mmio->target && ram->memory == mmio->memory;
     for (uint32_t i = 0; i < ram->count && i < MAX_EVENTS; ++i) {
         same &= ram->events[i].rip == mmio->events[i].rip &&
                 ram->events[i].rcx == mmio->events[i].rcx &&
@@ -167,6 +166,5 @@ static void single_step_tests(struct checks* checks, uint64_t ram_target, uint64
     set_vector_handler(1, debug_handler);
     single_step(checks, "a load", step_load, ram_target, mmio_target, false);
     single_step(checks, "a read-modify-write ADD", step_add, ram_target, mmio_target, false);
-    single_step(checks, "REP STOSB (3 iterations)", step_rep_stosb, ram_target, mmio_target,
-                true);
+    single_step(checks, "REP STOSB (3 iterations)", step_rep_stosb, ram_target, mmio_target, true);
 }

@@ -82,7 +82,7 @@ static void halt_until_timer(void) {
     fired = 0;
     const uint64_t start = rdtsc();
     arm(APIC_TIMER_ONE_SHOT, 10 * APIC_TICKS_PER_MS);
-    wait_for_interrupt();              /* exactly one HLT */
+    wait_for_interrupt(); /* exactly one HLT */
     const uint64_t elapsed = rdtsc() - start;
     check_begin(&checks, "HLT with IF=1 sleeps until the timer interrupt (10 ms)");
     print_value("interrupts", fired);
@@ -139,7 +139,8 @@ static void periodic_halts(void) {
     print_value("interrupts", fired);
     print_value("elapsed_us", microseconds(elapsed));
     print_value("expected_us", microseconds(ticks_to_cycles(10 * APIC_TICKS_PER_MS)));
-    check_end(&checks, halts == 5 && fired == 5 && on_time(elapsed, ticks_to_cycles(10 * APIC_TICKS_PER_MS)));
+    check_end(&checks, halts == 5 && fired == 5 &&
+                           on_time(elapsed, ticks_to_cycles(10 * APIC_TICKS_PER_MS)));
     spin_cycles(ms(3), true);
 }
 

@@ -151,19 +151,19 @@ static void round(bool x2) {
     check_begin(&checks, "logical destination registers");
     print_value_hex("vcpu0", ldrs[0]);
     print_value_hex("vcpu1", ldrs[1]);
-    check_end(&checks, x2 ? ldrs[0] == 1 && ldrs[1] == 2
-                          : ldrs[0] == 0x01000000u && ldrs[1] == 0x02000000u);
+    check_end(&checks,
+              x2 ? ldrs[0] == 1 && ldrs[1] == 2 : ldrs[0] == 0x01000000u && ldrs[1] == 0x02000000u);
 
     deliver("fixed, physical destination 1 -> vcpu 1", 1, ICR_FIXED, V_PHYSICAL, 0, 1);
-    deliver("fixed, logical destination 0x2 -> vcpu 1", 2, ICR_FIXED | ICR_LOGICAL,
-            V_LOGICAL_ONE, 0, 1);
-    deliver("fixed, logical destination 0x3 -> both", 3, ICR_FIXED | ICR_LOGICAL, V_LOGICAL_BOTH,
-            1, 1);
-    deliver("fixed, all excluding self -> vcpu 1", 0, ICR_FIXED | ICR_SHORTHAND_OTHERS, V_OTHERS,
+    deliver("fixed, logical destination 0x2 -> vcpu 1", 2, ICR_FIXED | ICR_LOGICAL, V_LOGICAL_ONE,
             0, 1);
+    deliver("fixed, logical destination 0x3 -> both", 3, ICR_FIXED | ICR_LOGICAL, V_LOGICAL_BOTH, 1,
+            1);
+    deliver("fixed, all excluding self -> vcpu 1", 0, ICR_FIXED | ICR_SHORTHAND_OTHERS, V_OTHERS, 0,
+            1);
     deliver("fixed, all including self -> both", 0, ICR_FIXED | ICR_SHORTHAND_ALL, V_ALL, 1, 1);
-    deliver("fixed, physical broadcast -> both", x2 ? 0xFFFFFFFFu : 0xFF, ICR_FIXED, V_BROADCAST,
-            1, 1);
+    deliver("fixed, physical broadcast -> both", x2 ? 0xFFFFFFFFu : 0xFF, ICR_FIXED, V_BROADCAST, 1,
+            1);
     deliver("fixed, self -> vcpu 0", 0, ICR_FIXED | ICR_SHORTHAND_SELF, V_SELF, 1, 0);
     if (x2)
         deliver("SELF IPI MSR 0x83f -> vcpu 0", 0, 0, V_SELF_MSR, 1, 0);

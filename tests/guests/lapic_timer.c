@@ -21,9 +21,9 @@
 
 static struct checks checks = {"lapic_timer", 0, 0};
 static volatile uint8_t vector_now = FIRST_VECTOR; /* the current test's vector */
-static volatile uint64_t fired;                   /* its interrupts */
-static volatile uint64_t stray;                   /* interrupts of earlier tests */
-static volatile uint64_t stamps[MAX_STAMPS]; /* TSC at each interrupt */
+static volatile uint64_t fired;                    /* its interrupts */
+static volatile uint64_t stray;                    /* interrupts of earlier tests */
+static volatile uint64_t stamps[MAX_STAMPS];       /* TSC at each interrupt */
 
 /* TSC frequency: measured against the PM timer, or estimated from the LAPIC timer when there
  * is no PM timer (then only the ratio checks stay meaningful). */
@@ -174,7 +174,8 @@ static bool one_shot_spinning(void) {
         timer_stop();
         return false;
     }
-    check_duration("one-shot fires on time", stamps[0] - armed, ticks_to_cycles(20 * APIC_TICKS_PER_MS), false);
+    check_duration("one-shot fires on time", stamps[0] - armed,
+                   ticks_to_cycles(20 * APIC_TICKS_PER_MS), false);
     check_value("current count reads 0 after the one-shot fired", "current",
                 apic_read(APIC_TIMER_CURRENT), apic_read(APIC_TIMER_CURRENT) == 0);
     spin_cycles(ms(60), true);
@@ -291,7 +292,8 @@ static bool x2apic(uint32_t xapic_version) {
     print_value("cycles_per_kilotick", x2_cycles_per_kilotick);
     print_value("xapic", cycles_per_kilotick);
     check_end(&checks, within_percent(x2_cycles_per_kilotick, cycles_per_kilotick, 10));
-    one_shot_halting(2, 10 * APIC_TICKS_PER_MS, "x2APIC one-shot (divide 2, 20 ms) wakes HLT on time");
+    one_shot_halting(2, 10 * APIC_TICKS_PER_MS,
+                     "x2APIC one-shot (divide 2, 20 ms) wakes HLT on time");
     periodic(3 * APIC_TICKS_PER_MS, 5, "x2APIC periodic (3 ms): first interrupt on time");
     return true;
 }
@@ -365,8 +367,8 @@ void guest_main(uint64_t memory_size, uint64_t vcpu_index, uint64_t vcpu_count) 
     check_value("xAPIC ID register (bits 31:24) is 0", "id_register", apic_read(APIC_ID),
                 apic_read(APIC_ID) == 0);
     const uint32_t version = apic_read(APIC_VERSION);
-    check_value("version is an integrated APIC (0x10-0x15) with the timer LVT", "version",
-                version, (version & 0xFF) >= 0x10 && (version & 0xFF) <= 0x15);
+    check_value("version is an integrated APIC (0x10-0x15) with the timer LVT", "version", version,
+                (version & 0xFF) >= 0x10 && (version & 0xFF) <= 0x15);
     check_value("SVR reads back enabled with vector 0xff", "svr", apic_read(APIC_SVR),
                 (apic_read(APIC_SVR) & 0x1FF) == (APIC_SVR_ENABLE | APIC_SPURIOUS_VECTOR));
 

@@ -18,11 +18,11 @@
 #define MMIO_BASE 0xFEB00000ull
 #define MMIO_OPERAND_TEXT "0xfeb00800" /* MMIO_BASE + OPERAND, for the moffs forms */
 #endif
-#define OPERAND 2048      /* offset of the operand in the page */
-#define REGION_BEFORE 32  /* compared memory: [OPERAND - 32, OPERAND + 72) */
+#define OPERAND 2048     /* offset of the operand in the page */
+#define REGION_BEFORE 32 /* compared memory: [OPERAND - 32, OPERAND + 72) */
 #define REGION_SIZE 104
 #define REGION_QWORDS (REGION_SIZE / 8)
-#define MAX_REPORTED 12   /* failing runs shown in full */
+#define MAX_REPORTED 12 /* failing runs shown in full */
 
 uint8_t ram_page[4096] __attribute__((aligned(4096)));
 static uint8_t aux_page[4096] __attribute__((aligned(4096)));
@@ -32,7 +32,7 @@ struct regs {
     uint64_t rax, rbx, rcx, rdx, rsi, rdi, rbp, r8, r9, r10, r11, r12, r13, r14, rflags;
 };
 static const char* const register_names[] = {"rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp",
-                                              "r8",  "r9",  "r10", "r11", "r12", "r13", "r14"};
+                                             "r8",  "r9",  "r10", "r11", "r12", "r13", "r14"};
 void run_form(struct regs* regs, void (*form)(void));
 __asm__(".text\n"
         "run_form:\n"
@@ -63,7 +63,7 @@ __asm__(".text\n"
 #define DEFINE_MOFFS_FORM(id, before, after, size)                                                 \
     extern void form_##id##_ram(void);                                                             \
     extern void form_##id##_mmio(void);                                                            \
-    __asm__(".text\nform_" #id "_ram:\n\t" before "ram_page+2048" after "\n\tret\n"               \
+    __asm__(".text\nform_" #id "_ram:\n\t" before "ram_page+2048" after "\n\tret\n"                \
             "form_" #id "_mmio:\n\t" before MMIO_OPERAND_TEXT after "\n\tret\n");
 #define DEFINE_STRING_FORM(id, text, size, kind, repeated) DEFINE_FORM(id, text, size, 0)
 
@@ -104,7 +104,8 @@ static const struct form arithmetic_forms[] = {ARITHMETIC_FORMS(VALUE_ENTRY)};
 static const struct form bit_forms[] = {BIT_FORMS(VALUE_ENTRY) BIT_OFFSET_FORMS(BIT_OFFSET_ENTRY)};
 static const struct form string_forms[] = {STRING_FORMS(STRING_ENTRY)};
 
-#define GROUP(name, forms) {name, forms, sizeof(forms) / sizeof(forms[0])}
+#define GROUP(name, forms)                                                                         \
+    { name, forms, sizeof(forms) / sizeof(forms[0]) }
 static const struct group {
     const char* name;
     const struct form* forms;
@@ -290,8 +291,8 @@ static bool run_value_form(const struct form* form) {
     const unsigned size = form->size;
     const uint64_t mask = size_mask(size), sign = 1ull << (8 * size - 1);
     const uint64_t pairs[][2] = {
-        {sign - 1, 1}, {mask, 1}, {0, 0}, {sign, 1}, {sign, sign},
-        {0x0123456789ABCDEFull & mask, 0xFEDCBA9876543210ull & mask},
+        {sign - 1, 1}, {mask, 1},    {0, 0},
+        {sign, 1},     {sign, sign}, {0x0123456789ABCDEFull & mask, 0xFEDCBA9876543210ull & mask},
     };
     static const int64_t bit_offsets[] = {0, 5, 31, 67, 100, -1, -70};
     bool ok = true;

@@ -56,7 +56,7 @@ constexpr const char* kWebVm =
     R"("command_line":"console=ttyS0 quiet",)"
     R"("disks":[{"path":"web.vhdx","read_only":false},"iso/tools.iso"]})";
 
-class Api : public ::testing::Test {
+class MgmtApi : public ::testing::Test {
 protected:
     ParsedResponse call(std::string_view method, std::string_view target,
                         std::string_view body = {}, RequestOptions options = {}) {
@@ -70,7 +70,7 @@ protected:
     ServerHarness harness;
 };
 
-TEST_F(Api, UnauthenticatedRequestsAreRefusedAndCounted) {
+TEST_F(MgmtApi, UnauthenticatedRequestsAreRefusedAndCounted) {
     RequestOptions unsigned_request;
     unsigned_request.sign = false;
     ParsedResponse response = call("GET", "/v1/vms", {}, unsigned_request);
@@ -94,7 +94,7 @@ TEST_F(Api, UnauthenticatedRequestsAreRefusedAndCounted) {
     EXPECT_TRUE(harness.host.vms_.empty());
 }
 
-TEST_F(Api, GetHost) {
+TEST_F(MgmtApi, GetHost) {
     ParsedResponse response = call("GET", "/v1/host");
     ASSERT_EQ(response.status, 200);
     EXPECT_EQ(response.headers["content-type"], "application/json");
@@ -110,7 +110,7 @@ TEST_F(Api, GetHost) {
     EXPECT_EQ(host.number("api.connections"), 1u);
 }
 
-TEST_F(Api, CreateGetAndList) {
+TEST_F(MgmtApi, CreateGetAndList) {
     ParsedResponse created = call("POST", "/v1/vms", kWebVm);
     ASSERT_EQ(created.status, 201) << created.body;
     EXPECT_EQ(created.headers["location"], "/v1/vms/web");
@@ -134,7 +134,7 @@ TEST_F(Api, CreateGetAndList) {
     EXPECT_EQ(Json(call("GET", "/v1/vms/db").body).number("memory_bytes"), 256u << 20);
 }
 
-TEST_F(Api, CreateRefusesBadBodies) {
+TEST_F(MgmtApi, CreateRefusesBadBodies) {
     create_web();
     EXPECT_EQ(error_code(call("POST", "/v1/vms", kWebVm)), "already_exists");
     struct Case {
@@ -176,7 +176,7 @@ TEST_F(Api, CreateRefusesBadBodies) {
     EXPECT_EQ(call("POST", "/v1/vms", R"({"name":"x","kernel":"k"})", text).status, 201);
 }
 
-TEST_F(Api, Lifecycle) {
+TEST_F(MgmtApi, Lifecycle) {
     create_web();
     EXPECT_EQ(error_code(call("POST", "/v1/vms/nope/start")), "not_found");
     EXPECT_EQ(call("POST", "/v1/vms/nope/start").status, 404);
@@ -203,7 +203,7 @@ TEST_F(Api, Lifecycle) {
     EXPECT_EQ(call("GET", "/v1/vms/web").status, 404);
 }
 
-TEST_F(Api, SetVm) {
+TEST_F(MgmtApi, SetVm) {
     create_web();
     Json changed(call("PATCH", "/v1/vms/web", R"({"vcpus":4,"disks":[],"initrd":""})").body);
     EXPECT_EQ(changed.number("vcpus"), 4u);
@@ -218,13 +218,13 @@ TEST_F(Api, SetVm) {
     EXPECT_EQ(call("PATCH", "/v1/vms/web", R"({"command_line":"quiet"})").status, 200);
 }
 
-TEST_F(Api, InvalidNamesInThePath) {
+TEST_F(MgmtApi, InvalidNamesInThePath) {
     EXPECT_EQ(call("GET", "/v1/vms/a%2Fb").status, 400);
     EXPECT_EQ(call("GET", "/v1/vms/" + std::string(32, 'x')).status, 400);
     EXPECT_EQ(call("GET", "/v1/vms/%zz").status, 400);
 }
 
-TEST_F(Api, NotFoundAndMethodNotAllowed) {
+TEST_F(MgmtApi, NotFoundAndMethodNotAllowed) {
     ParsedResponse missing = call("GET", "/v1/nothing");
     EXPECT_EQ(missing.status, 404);
     EXPECT_EQ(error_code(missing), "not_found");
@@ -235,7 +235,7 @@ TEST_F(Api, NotFoundAndMethodNotAllowed) {
     EXPECT_EQ(wrong.headers["allow"], "GET, PATCH, DELETE");
 }
 
-TEST_F(Api, Console) {
+TEST_F(MgmtApi, Console) {
     create_web();
     EXPECT_EQ(call("GET", "/v1/vms/web/console").body, ""); // off: nothing yet
     EXPECT_EQ(call("POST", "/v1/vms/web/console", "x").status, 409);
@@ -255,7 +255,7 @@ TEST_F(Api, Console) {
     EXPECT_EQ(call("GET", "/v1/vms/web/console?since=abc").status, 400);
 }
 
-TEST_F(Api, Log) {
+TEST_F(MgmtApi, Log) {
     create_web();
     Json log(call("GET", "/v1/log").body);
     EXPECT_EQ(log.string("text"), "created VM web\n");
@@ -270,7 +270,7 @@ TEST_F(Api, Log) {
     EXPECT_EQ(later.string("text"), "VM web\n\x01\x02 binary \xEF\xBF\xBD line\n");
 }
 
-TEST_F(Api, LogChunksAlwaysFitEscaped) {
+TEST_F(MgmtApi, LogChunksAlwaysFitEscaped) {
     // The worst case for escaping: control bytes that become six characters each.
     harness.host.log_text = std::string(200000, '\x01');
     uint64_t since = 0;
@@ -286,7 +286,7 @@ TEST_F(Api, LogChunksAlwaysFitEscaped) {
     EXPECT_EQ(total, 200000u);
 }
 
-TEST_F(Api, UploadFiles) {
+TEST_F(MgmtApi, UploadFiles) {
     RequestOptions raw;
     raw.content_type = "application/octet-stream";
     Json whole(call("PUT", "/v1/files/boot/vmlinuz", "KERNEL", raw).body);
@@ -315,7 +315,7 @@ TEST_F(Api, UploadFiles) {
     EXPECT_EQ(call("PUT", "/v1/files/%2Fetc%2Fpasswd", "x", raw).status, 400);
 }
 
-TEST_F(Api, EveryErrorBodyIsTheDocumentedShape) {
+TEST_F(MgmtApi, EveryErrorBodyIsTheDocumentedShape) {
     RequestOptions unsigned_request;
     unsigned_request.sign = false;
     std::vector<ParsedResponse> errors = {call("GET", "/v1/vms", {}, unsigned_request),

@@ -67,7 +67,7 @@ struct Verifier {
     RequestVerifier verifier;
 };
 
-TEST(Auth, HostKeyFromHexAndKeyId) {
+TEST(MgmtAuth, HostKeyFromHexAndKeyId) {
     EXPECT_TRUE(HostKey::from_hex(std::string(63, 'a')).is_error());
     EXPECT_TRUE(HostKey::from_hex(std::string(64, 'g')).is_error());
     HostKey key = key_a();
@@ -79,7 +79,7 @@ TEST(Auth, HostKeyFromHexAndKeyId) {
     EXPECT_NE(first, std::string(key_b().key_id(other)));
 }
 
-TEST(Auth, HostKeyFromEntropyAndBackToHex) {
+TEST(MgmtAuth, HostKeyFromEntropyAndBackToHex) {
     uint8_t samples[64];
     for (size_t i = 0; i < sizeof(samples); ++i)
         samples[i] = uint8_t(i * 7);
@@ -93,7 +93,7 @@ TEST(Auth, HostKeyFromEntropyAndBackToHex) {
     EXPECT_EQ(HostKey::from_hex(text).value().bytes, key.bytes);
 }
 
-TEST(Auth, ParsesTheHeader) {
+TEST(MgmtAuth, ParsesTheHeader) {
     // The fields are views into the header text, which must outlive them.
     std::string header = "Halcyon-HMAC-SHA256 keyid=0123456789abcdef, ts=1700000000, "
                          "nonce=00112233445566778899aabbccddeeff, sig=" +
@@ -109,7 +109,7 @@ TEST(Auth, ParsesTheHeader) {
                      .is_error());
 }
 
-TEST(Auth, RefusesMalformedHeaders) {
+TEST(MgmtAuth, RefusesMalformedHeaders) {
     std::string sig = std::string(64, '0');
     std::string good_rest = "ts=1, nonce=0011223344556677, sig=" + sig;
     for (std::string text : {
@@ -133,14 +133,14 @@ TEST(Auth, RefusesMalformedHeaders) {
     }
 }
 
-TEST(Auth, AcceptsAValidRequest) {
+TEST(MgmtAuth, AcceptsAValidRequest) {
     Verifier v;
     SignedRequest r(key_a(), "POST", "/v1/vms?x=1", "{\"name\":\"a\"}", kNow, nonce(1));
     EXPECT_EQ(v.verifier.verify(r.request, kNow), AuthResult::ok);
     EXPECT_EQ(v.verifier.total_failures(), 0u);
 }
 
-TEST(Auth, MissingOrForeignCredentials) {
+TEST(MgmtAuth, MissingOrForeignCredentials) {
     Verifier v;
     SignedRequest r(key_a(), "GET", "/v1/vms", "", kNow, nonce(1));
     r.request.header_count = 1; // drop Authorization
@@ -156,7 +156,7 @@ TEST(Auth, MissingOrForeignCredentials) {
     EXPECT_EQ(v.verifier.total_failures(), 3u);
 }
 
-TEST(Auth, EveryTamperedPartBreaksTheSignature) {
+TEST(MgmtAuth, EveryTamperedPartBreaksTheSignature) {
     Verifier v;
     int n = 10;
     auto tampered = [&](auto change) {
@@ -192,7 +192,7 @@ TEST(Auth, EveryTamperedPartBreaksTheSignature) {
     EXPECT_EQ(v.verifier.failures(AuthResult::bad_signature), 7u);
 }
 
-TEST(Auth, ClockWindow) {
+TEST(MgmtAuth, ClockWindow) {
     Verifier v;
     int n = 0;
     auto at = [&](int64_t timestamp) {
@@ -206,7 +206,7 @@ TEST(Auth, ClockWindow) {
     EXPECT_EQ(at(0), AuthResult::stale_timestamp);
 }
 
-TEST(Auth, ReplayIsRefused) {
+TEST(MgmtAuth, ReplayIsRefused) {
     Verifier v;
     SignedRequest r(key_a(), "POST", "/v1/vms/web/start", "", kNow, nonce(7));
     EXPECT_EQ(v.verifier.verify(r.request, kNow), AuthResult::ok);
@@ -219,7 +219,7 @@ TEST(Auth, ReplayIsRefused) {
     EXPECT_EQ(v.verifier.verify(other.request, kNow), AuthResult::replayed_nonce);
 }
 
-TEST(Auth, AFullNonceCacheNeverAllowsAReplay) {
+TEST(MgmtAuth, AFullNonceCacheNeverAllowsAReplay) {
     Verifier v(8);
     std::deque<SignedRequest> sent; // never moves its elements
     // Ten requests with rising timestamps into a cache of eight: the two oldest are dropped.
@@ -237,7 +237,7 @@ TEST(Auth, AFullNonceCacheNeverAllowsAReplay) {
     EXPECT_EQ(v.verifier.verify(fresh.request, kNow), AuthResult::ok);
 }
 
-TEST(Auth, NonceCacheEvictsTheOldestTimestampNotTheOldestInsertion) {
+TEST(MgmtAuth, NonceCacheEvictsTheOldestTimestampNotTheOldestInsertion) {
     std::vector<NonceCache::Entry> storage(2);
     NonceCache cache(storage);
     EXPECT_TRUE(cache.insert("aaaaaaaaaaaaaaaa", kNow + 200)); // a client with a fast clock
@@ -249,7 +249,7 @@ TEST(Auth, NonceCacheEvictsTheOldestTimestampNotTheOldestInsertion) {
     EXPECT_FALSE(cache.insert("bbbbbbbbbbbbbbbb", kNow));       // below the floor
 }
 
-TEST(Auth, SignatureMatchesAnIndependentComputation) {
+TEST(MgmtAuth, SignatureMatchesAnIndependentComputation) {
     // The documented canonical string, computed by hand with the primitives.
     HostKey key = key_a();
     char header[kAuthorizationMaxLength];
@@ -272,7 +272,7 @@ TEST(Auth, SignatureMatchesAnIndependentComputation) {
               std::string_view::npos);
 }
 
-TEST(Auth, DocumentedExample) {
+TEST(MgmtAuth, DocumentedExample) {
     // The worked example of docs/management-api.md (computed there with Python's hmac module).
     HostKey key;
     for (size_t i = 0; i < key.bytes.size(); ++i)

@@ -24,7 +24,7 @@ std::vector<uint8_t> bytes_of(std::string_view text) {
     return std::vector<uint8_t>(text.begin(), text.end());
 }
 
-TEST(Sha256, NistShortMessages) {
+TEST(MgmtSha256, NistShortMessages) {
     EXPECT_EQ(hex(Sha256::hash("abc")),
               "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     EXPECT_EQ(hex(Sha256::hash("")),
@@ -37,7 +37,7 @@ TEST(Sha256, NistShortMessages) {
               "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1");
 }
 
-TEST(Sha256, OneMillionA) {
+TEST(MgmtSha256, OneMillionA) {
     Sha256 sha;
     std::string chunk(1000, 'a');
     for (int i = 0; i < 1000; ++i)
@@ -46,7 +46,7 @@ TEST(Sha256, OneMillionA) {
               "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
-TEST(Sha256, IncrementalEqualsOneShotAtEverySplit) {
+TEST(MgmtSha256, IncrementalEqualsOneShotAtEverySplit) {
     std::string message;
     for (int i = 0; i < 200; ++i)
         message += char('A' + i % 26);
@@ -67,7 +67,7 @@ TEST(Sha256, IncrementalEqualsOneShotAtEverySplit) {
     }
 }
 
-TEST(Sha256, FinishResetsForTheNextMessage) {
+TEST(MgmtSha256, FinishResetsForTheNextMessage) {
     Sha256 sha;
     sha.update("something else");
     (void)sha.finish();
@@ -83,7 +83,7 @@ struct HmacCase {
     size_t truncate = 32;
 };
 
-TEST(HmacSha256, Rfc4231TestCases) {
+TEST(MgmtHmacSha256, Rfc4231TestCases) {
     const HmacCase cases[] = {
         {std::vector<uint8_t>(20, 0x0b), bytes_of("Hi There"),
          "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"},
@@ -125,14 +125,14 @@ TEST(HmacSha256, Rfc4231TestCases) {
     }
 }
 
-TEST(HmacSha256, ConstantTimeEqual) {
+TEST(MgmtHmacSha256, ConstantTimeEqual) {
     uint8_t a[4] = {1, 2, 3, 4}, b[4] = {1, 2, 3, 4}, c[4] = {1, 2, 3, 5};
     EXPECT_TRUE(constant_time_equal(a, b));
     EXPECT_FALSE(constant_time_equal(a, c));
     EXPECT_FALSE(constant_time_equal(std::span(a, 3), b));
 }
 
-TEST(Hex, EncodeAndDecode) {
+TEST(MgmtHex, EncodeAndDecode) {
     uint8_t bytes[3] = {0x00, 0xAB, 0x7f};
     char text[6];
     EXPECT_EQ(hex_encode(bytes, text), "00ab7f");

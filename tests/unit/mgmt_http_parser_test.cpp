@@ -80,7 +80,7 @@ const std::vector<Seen> kExpected = {{"GET", "/v1/vms", "", true},
                                      {"POST", "/v1/vms?x=1", "{\"a\":\"b\\n\"}", true},
                                      {"DELETE", "/v1/vms/a", "", false}};
 
-TEST(HttpParser, ParsesARequest) {
+TEST(MgmtHttpParser, ParsesARequest) {
     Parser p;
     ASSERT_EQ(p.feed("PATCH /v1/vms/web?since=5&a=b HTTP/1.1\r\nHost: example\r\n"
                      "X-Thing:   spaced value  \r\nContent-Length: 2\r\n\r\nhi"),
@@ -99,11 +99,11 @@ TEST(HttpParser, ParsesARequest) {
     EXPECT_FALSE(r.expects_continue);
 }
 
-TEST(HttpParser, PipelinedRequestsInOnePiece) {
+TEST(MgmtHttpParser, PipelinedRequestsInOnePiece) {
     EXPECT_EQ(run(kPipelined, {}), kExpected);
 }
 
-TEST(HttpParser, SplitAtEveryByteBoundary) {
+TEST(MgmtHttpParser, SplitAtEveryByteBoundary) {
     for (size_t cut = 1; cut < kPipelined.size(); ++cut)
         ASSERT_EQ(run(kPipelined, {cut}), kExpected) << "cut at " << cut;
     for (size_t first = 1; first < kPipelined.size(); first += 7) {
@@ -112,14 +112,14 @@ TEST(HttpParser, SplitAtEveryByteBoundary) {
     }
 }
 
-TEST(HttpParser, OneByteAtATime) {
+TEST(MgmtHttpParser, OneByteAtATime) {
     std::vector<size_t> cuts;
     for (size_t i = 1; i < kPipelined.size(); ++i)
         cuts.push_back(i);
     EXPECT_EQ(run(kPipelined, cuts), kExpected);
 }
 
-TEST(HttpParser, WaitsForTheWholeBody) {
+TEST(MgmtHttpParser, WaitsForTheWholeBody) {
     Parser p;
     EXPECT_EQ(p.feed("POST /v1/vms HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nab"),
               Status::need_more);
@@ -128,7 +128,7 @@ TEST(HttpParser, WaitsForTheWholeBody) {
     EXPECT_EQ(p.parser.request().body_text(), "abcde");
 }
 
-TEST(HttpParser, ExpectContinue) {
+TEST(MgmtHttpParser, ExpectContinue) {
     Parser p;
     EXPECT_EQ(p.feed("PUT /v1/files/k HTTP/1.1\r\nHost: h\r\nExpect: 100-Continue\r\n"
                      "Content-Length: 3\r\n\r\n"),
@@ -138,7 +138,7 @@ TEST(HttpParser, ExpectContinue) {
     EXPECT_EQ(refusal("GET / HTTP/1.1\r\nHost: h\r\nExpect: something\r\n\r\n"), 417);
 }
 
-TEST(HttpParser, ConnectionPersistence) {
+TEST(MgmtHttpParser, ConnectionPersistence) {
     auto keep_alive = [](std::string_view text) {
         Parser p;
         EXPECT_EQ(p.feed(text), Status::complete);
@@ -151,7 +151,7 @@ TEST(HttpParser, ConnectionPersistence) {
     EXPECT_TRUE(keep_alive("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
 }
 
-TEST(HttpParser, RequestLineLimit) {
+TEST(MgmtHttpParser, RequestLineLimit) {
     std::string target = "/" + std::string(1024 - 14, 'a'); // "GET " + target + " HTTP/1.1"
     std::string line = "GET " + target + " HTTP/1.1";
     ASSERT_EQ(line.size(), 1024u);
@@ -165,7 +165,7 @@ TEST(HttpParser, RequestLineLimit) {
     EXPECT_STREQ(p.parser.error().code, "uri_too_long");
 }
 
-TEST(HttpParser, HeaderCountLimit) {
+TEST(MgmtHttpParser, HeaderCountLimit) {
     std::string head = "GET / HTTP/1.1\r\nHost: h\r\n";
     for (int i = 1; i < 32; ++i)
         head += "X-" + std::to_string(i) + ": v\r\n";
@@ -173,7 +173,7 @@ TEST(HttpParser, HeaderCountLimit) {
     EXPECT_EQ(refusal(head + "X-33: v\r\n\r\n"), 431);
 }
 
-TEST(HttpParser, HeaderBlockLimit) {
+TEST(MgmtHttpParser, HeaderBlockLimit) {
     // Header block = every header line with its CRLF plus the final CRLF: exactly 8192 bytes.
     std::string host = "Host: h\r\n";
     std::string filler = "X-Fill: " + std::string(8192 - host.size() - 2 - 10, 'f') + "\r\n";
@@ -188,7 +188,7 @@ TEST(HttpParser, HeaderBlockLimit) {
     EXPECT_EQ(p.parser.error().status, 431);
 }
 
-TEST(HttpParser, BodyLimit) {
+TEST(MgmtHttpParser, BodyLimit) {
     std::string head = "PUT /v1/files/k HTTP/1.1\r\nHost: h\r\nContent-Length: ";
     Parser ok;
     EXPECT_EQ(ok.feed(head + "65536\r\n\r\n" + std::string(65536, 'b')), Status::complete);
@@ -198,7 +198,7 @@ TEST(HttpParser, BodyLimit) {
     EXPECT_EQ(refusal(head + "99999999999999999999999999\r\n\r\n"), 413);
 }
 
-TEST(HttpParser, CustomLimits) {
+TEST(MgmtHttpParser, CustomLimits) {
     HttpLimits limits;
     limits.max_headers = 2;
     limits.max_body = 10;
@@ -206,7 +206,7 @@ TEST(HttpParser, CustomLimits) {
     EXPECT_EQ(refusal("GET / HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n", limits), 413);
 }
 
-TEST(HttpParser, Versions) {
+TEST(MgmtHttpParser, Versions) {
     EXPECT_EQ(refusal("GET / HTTP/2.0\r\nHost: h\r\n\r\n"), 505);
     EXPECT_EQ(refusal("GET / HTTP/1.2\r\nHost: h\r\n\r\n"), 505);
     EXPECT_EQ(refusal("GET / HTTP/0.9\r\nHost: h\r\n\r\n"), 505);
@@ -215,7 +215,7 @@ TEST(HttpParser, Versions) {
     EXPECT_EQ(refusal("GET / HTTP/1\r\nHost: h\r\n\r\n"), 400);
 }
 
-TEST(HttpParser, MalformedRequestsAre400) {
+TEST(MgmtHttpParser, MalformedRequestsAre400) {
     for (const char* text : {
              "GET / HTTP/1.1\nHost: h\r\n\r\n",                         // bare LF
              "GET / HTTP/1.1\r\nHost: h\rX\r\n\r\n",                    // CR without LF
@@ -250,7 +250,7 @@ TEST(HttpParser, MalformedRequestsAre400) {
               0);
 }
 
-TEST(HttpParser, TransferEncodingIsNotImplemented) {
+TEST(MgmtHttpParser, TransferEncodingIsNotImplemented) {
     Parser p;
     EXPECT_EQ(p.feed("POST /v1/vms HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"),
               Status::error);
@@ -258,7 +258,7 @@ TEST(HttpParser, TransferEncodingIsNotImplemented) {
     EXPECT_STREQ(p.parser.error().code, "not_implemented");
 }
 
-TEST(HttpParser, FullBufferTakesOnlyWhatFits) {
+TEST(MgmtHttpParser, FullBufferTakesOnlyWhatFits) {
     HttpLimits limits;
     limits.max_body = 16;
     Parser p(limits);
@@ -279,7 +279,7 @@ TEST(HttpParser, FullBufferTakesOnlyWhatFits) {
     EXPECT_EQ(complete, many.size() / request.size());
 }
 
-TEST(HttpParser, LeadingEmptyLinesCannotFillTheBuffer) {
+TEST(MgmtHttpParser, LeadingEmptyLinesCannotFillTheBuffer) {
     Parser p;
     std::string crlfs;
     for (int i = 0; i < 100000; ++i)

@@ -28,7 +28,7 @@ bool accepts(const std::string& text) {
     return Parsed(text).ok();
 }
 
-TEST(JsonReader, AcceptsEveryKindOfValue) {
+TEST(MgmtJsonReader, AcceptsEveryKindOfValue) {
     for (const char* text : {"{}",
                              "[]",
                              "0",
@@ -55,7 +55,7 @@ TEST(JsonReader, AcceptsEveryKindOfValue) {
     }
 }
 
-TEST(JsonReader, RefusesWhatRfc8259DoesNotAllow) {
+TEST(MgmtJsonReader, RefusesWhatRfc8259DoesNotAllow) {
     for (const char* text : {
              "",              // no value
              " ",             // only whitespace
@@ -104,7 +104,7 @@ TEST(JsonReader, RefusesWhatRfc8259DoesNotAllow) {
     }
 }
 
-TEST(JsonReader, StringsMustBeValidUtf8) {
+TEST(MgmtJsonReader, StringsMustBeValidUtf8) {
     EXPECT_TRUE(accepts("\"caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80\"")); // é € 😀
     EXPECT_FALSE(accepts("\"\xC3\""));                                     // truncated sequence
     EXPECT_FALSE(accepts("\"\xC0\xAF\""));                                 // overlong '/'
@@ -118,7 +118,7 @@ TEST(JsonReader, StringsMustBeValidUtf8) {
     EXPECT_EQ(parsed.error.offset, 2u);
 }
 
-TEST(JsonReader, UnicodeEscapesMustFormCodePoints) {
+TEST(MgmtJsonReader, UnicodeEscapesMustFormCodePoints) {
     EXPECT_TRUE(accepts("\"\\u00e9\\uD83D\\uDE00\""));
     EXPECT_FALSE(accepts("\"\\uD83D\""));        // lone high surrogate
     EXPECT_FALSE(accepts("\"\\uDE00\""));        // lone low surrogate
@@ -126,7 +126,7 @@ TEST(JsonReader, UnicodeEscapesMustFormCodePoints) {
     EXPECT_FALSE(accepts("\"\\uD83Dx\""));
 }
 
-TEST(JsonReader, DecodesEscapes) {
+TEST(MgmtJsonReader, DecodesEscapes) {
     Parsed parsed("\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\\u0041\\u00e9\\u20AC\\uD83D\\uDE00\"");
     ASSERT_TRUE(parsed.ok());
     char buffer[64];
@@ -139,7 +139,7 @@ TEST(JsonReader, DecodesEscapes) {
     EXPECT_EQ(parsed.root().as_string(small).error().code(), ErrorCode::out_of_range);
 }
 
-TEST(JsonReader, DuplicateMemberNamesAreRefused) {
+TEST(MgmtJsonReader, DuplicateMemberNamesAreRefused) {
     EXPECT_FALSE(accepts("{\"a\":1,\"a\":2}"));
     EXPECT_FALSE(accepts("{\"a\":1,\"\\u0061\":2}")); // the same name, escaped
     EXPECT_TRUE(accepts("{\"a\":{\"a\":1},\"b\":[{\"a\":2}]}"));
@@ -147,7 +147,7 @@ TEST(JsonReader, DuplicateMemberNamesAreRefused) {
     EXPECT_STREQ(parsed.error.message, "duplicate member name");
 }
 
-TEST(JsonReader, DepthLimit) {
+TEST(MgmtJsonReader, DepthLimit) {
     auto nested = [](int depth) { return std::string(depth, '[') + std::string(depth, ']'); };
     EXPECT_TRUE(Parsed(nested(16)).ok());
     Parsed too_deep(nested(17));
@@ -158,7 +158,7 @@ TEST(JsonReader, DepthLimit) {
     EXPECT_FALSE(Parsed(nested(65), JsonLimits{1000}).ok());
 }
 
-TEST(JsonReader, TokenCapacity) {
+TEST(MgmtJsonReader, TokenCapacity) {
     std::vector<JsonToken> tokens(3);
     EXPECT_FALSE(JsonDocument::parse("[1,2]", tokens).is_error());
     auto too_many = JsonDocument::parse("[1,2,3]", tokens);
@@ -166,7 +166,7 @@ TEST(JsonReader, TokenCapacity) {
     EXPECT_EQ(too_many.error().code(), ErrorCode::out_of_memory);
 }
 
-TEST(JsonReader, NavigatesObjectsAndArrays) {
+TEST(MgmtJsonReader, NavigatesObjectsAndArrays) {
     Parsed parsed(R"({"name":"web","vcpus":2,"disks":[{"path":"a"},"b"],"flag":false,"n":null})");
     ASSERT_TRUE(parsed.ok());
     JsonValue root = parsed.root();
@@ -187,7 +187,7 @@ TEST(JsonReader, NavigatesObjectsAndArrays) {
     EXPECT_TRUE(disks.next_sibling().string_equals("flag"));
 }
 
-TEST(JsonReader, Integers) {
+TEST(MgmtJsonReader, Integers) {
     EXPECT_EQ(Parsed("18446744073709551615").root().as_uint64().value(), UINT64_MAX);
     EXPECT_EQ(Parsed("18446744073709551616").root().as_uint64().error().code(),
               ErrorCode::out_of_range);
@@ -201,7 +201,7 @@ TEST(JsonReader, Integers) {
     EXPECT_EQ(Parsed("-42").root().as_int64().value(), -42);
 }
 
-TEST(JsonReader, ErrorOffsets) {
+TEST(MgmtJsonReader, ErrorOffsets) {
     Parsed parsed("{\"a\": [1, 2,, 3]}");
     EXPECT_FALSE(parsed.ok());
     EXPECT_EQ(parsed.error.offset, 12u);
@@ -215,7 +215,7 @@ std::string write(void (*build)(JsonWriter&), size_t size = 512) {
     return writer.overflowed() ? "<overflow>" : std::string(writer.text());
 }
 
-TEST(JsonWriter, WritesNestedDocuments) {
+TEST(MgmtJsonWriter, WritesNestedDocuments) {
     EXPECT_EQ(write([](JsonWriter& w) {
                   w.begin_object();
                   w.field("a", uint64_t(1));
@@ -238,7 +238,7 @@ TEST(JsonWriter, WritesNestedDocuments) {
     EXPECT_EQ(write([](JsonWriter& w) { w.number(UINT64_MAX); }), "18446744073709551615");
 }
 
-TEST(JsonWriter, EscapesStringsAndRepairsUtf8) {
+TEST(MgmtJsonWriter, EscapesStringsAndRepairsUtf8) {
     EXPECT_EQ(write([](JsonWriter& w) { w.string("q\"b\\n\nt\tc\x01\x1f\x7f"); }),
               "\"q\\\"b\\\\n\\nt\\tc\\u0001\\u001f\\u007f\"");
     EXPECT_EQ(write([](JsonWriter& w) { w.string("\xC3\xA9\xF0\x9F\x98\x80"); }),
@@ -252,12 +252,12 @@ TEST(JsonWriter, EscapesStringsAndRepairsUtf8) {
               "b\xEF\xBF\xBD\"");
 }
 
-TEST(JsonWriter, OverflowIsReportedNotTruncated) {
+TEST(MgmtJsonWriter, OverflowIsReportedNotTruncated) {
     EXPECT_EQ(write([](JsonWriter& w) { w.string("0123456789"); }, 8), "<overflow>");
     EXPECT_EQ(write([](JsonWriter& w) { w.string("012345"); }, 8), "\"012345\"");
 }
 
-TEST(JsonWriter, OutputParsesBackToTheSameStrings) {
+TEST(MgmtJsonWriter, OutputParsesBackToTheSameStrings) {
     std::string tricky = "line\r\n\"quoted\" \\ tab\t bell\x07 \xE2\x82\xAC";
     std::vector<char> buffer(256);
     JsonWriter writer(buffer);

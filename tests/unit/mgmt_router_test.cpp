@@ -22,7 +22,7 @@ Routed route(std::string_view method, std::string_view path) {
     return routed;
 }
 
-TEST(Router, EveryEndpoint) {
+TEST(MgmtRouter, EveryEndpoint) {
     struct Case {
         const char* method;
         const char* path;
@@ -54,7 +54,7 @@ TEST(Router, EveryEndpoint) {
     EXPECT_EQ(route("PUT", "/v1/files/boot/vmlinuz").params.path, "boot/vmlinuz");
 }
 
-TEST(Router, UnknownPathsAndVersions) {
+TEST(MgmtRouter, UnknownPathsAndVersions) {
     for (const char* path : {"/v1/", "/v1/nothing", "/v1/vms/", "/v1/vms/web/", "/v1/vms/web/fly",
                              "/v1/vms/web/start/now", "/v1/files/", "/v1/hosts", "/v1//vms"}) {
         EXPECT_EQ(route("GET", path).result.kind, Kind::not_found) << path;
@@ -63,7 +63,7 @@ TEST(Router, UnknownPathsAndVersions) {
         EXPECT_EQ(route("GET", path).result.kind, Kind::unknown_version) << path;
 }
 
-TEST(Router, MethodNotAllowedListsTheAllowedMethods) {
+TEST(MgmtRouter, MethodNotAllowedListsTheAllowedMethods) {
     Routed vm = route("PUT", "/v1/vms/web");
     EXPECT_EQ(vm.result.kind, Kind::method_not_allowed);
     EXPECT_STREQ(vm.result.allow, "GET, PATCH, DELETE");
@@ -75,7 +75,7 @@ TEST(Router, MethodNotAllowedListsTheAllowedMethods) {
     EXPECT_EQ(route("get", "/v1/host").result.kind, Kind::method_not_allowed);
 }
 
-TEST(Router, PercentDecodesParameters) {
+TEST(MgmtRouter, PercentDecodesParameters) {
     EXPECT_EQ(route("GET", "/v1/vms/we%62").params.name, "web");
     EXPECT_EQ(route("GET", "/v1/vms/a%2Fb").params.name, "a/b"); // the handler refuses it
     EXPECT_EQ(route("PUT", "/v1/files/a%20b").params.path, "a b");
@@ -86,7 +86,7 @@ TEST(Router, PercentDecodesParameters) {
     EXPECT_EQ(route("GET", long_name).result.kind, Kind::bad_path); // longer than the storage
 }
 
-TEST(Router, QueryParameters) {
+TEST(MgmtRouter, QueryParameters) {
     EXPECT_EQ(query_parameter("since=12&mode=force", "since").value(), "12");
     EXPECT_EQ(query_parameter("since=12&mode=force", "mode").value(), "force");
     EXPECT_EQ(query_parameter("flag&x=1", "flag").value(), "");

@@ -17,7 +17,7 @@ std::span<const uint8_t> bytes(std::string_view text) {
     return std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size());
 }
 
-TEST(Server, ConnectionsKeepTheirOwnParserState) {
+TEST(MgmtServer, ConnectionsKeepTheirOwnParserState) {
     ServerHarness h;
     ASSERT_EQ(h.call("POST", "/v1/vms", R"({"name":"a","kernel":"k"})").status, 201);
     ConnectionId ids[4];
@@ -49,7 +49,7 @@ TEST(Server, ConnectionsKeepTheirOwnParserState) {
     EXPECT_NE(parse_responses(outputs[2])[0].body.find("\"name\":\"a\""), std::string::npos);
 }
 
-TEST(Server, PipelinedRequestsAreAnsweredInOrderOneAtATime) {
+TEST(MgmtServer, PipelinedRequestsAreAnsweredInOrderOneAtATime) {
     ServerHarness h;
     ConnectionId id = h.open();
     std::string stream = make_request(h.key(), "POST", "/v1/vms", R"({"name":"p","kernel":"k"})") +
@@ -69,7 +69,7 @@ TEST(Server, PipelinedRequestsAreAnsweredInOrderOneAtATime) {
     EXPECT_FALSE(h.server().should_close(id));
 }
 
-TEST(Server, BackPressureWhenTheClientDoesNotRead) {
+TEST(MgmtServer, BackPressureWhenTheClientDoesNotRead) {
     // Hundreds of requests signed in the same second: the partition's default nonce cache.
     ServerConfig config = ServerHarness::small_config();
     config.nonce_cache_entries = ServerConfig{}.nonce_cache_entries;
@@ -90,7 +90,7 @@ TEST(Server, BackPressureWhenTheClientDoesNotRead) {
         ASSERT_EQ(response.status, 200);
 }
 
-TEST(Server, ExpectContinue) {
+TEST(MgmtServer, ExpectContinue) {
     ServerHarness h;
     ConnectionId id = h.open();
     std::string body = "0123456789";
@@ -106,7 +106,7 @@ TEST(Server, ExpectContinue) {
     EXPECT_EQ(h.host.files["k"].data.size(), 10u);
 }
 
-TEST(Server, AMalformedRequestClosesOnlyItsConnection) {
+TEST(MgmtServer, AMalformedRequestClosesOnlyItsConnection) {
     ServerHarness h;
     ConnectionId bad = h.open();
     ConnectionId good = h.open();
@@ -126,7 +126,7 @@ TEST(Server, AMalformedRequestClosesOnlyItsConnection) {
     EXPECT_EQ(h.server().stats().bad_requests, 1u);
 }
 
-TEST(Server, OversizedBodyIsRefusedBeforeItArrives) {
+TEST(MgmtServer, OversizedBodyIsRefusedBeforeItArrives) {
     ServerHarness h;
     ConnectionId id = h.open();
     auto responses = parse_responses(
@@ -137,7 +137,7 @@ TEST(Server, OversizedBodyIsRefusedBeforeItArrives) {
     EXPECT_TRUE(h.server().should_close(id));
 }
 
-TEST(Server, ConnectionCloseAndHttp10) {
+TEST(MgmtServer, ConnectionCloseAndHttp10) {
     ServerHarness h;
     ConnectionId id = h.open();
     RequestOptions close;
@@ -156,7 +156,7 @@ TEST(Server, ConnectionCloseAndHttp10) {
     EXPECT_FALSE(h.server().should_close(reused));
 }
 
-TEST(Server, SlowRequestsTimeOutWith408AndIdleConnectionsClose) {
+TEST(MgmtServer, SlowRequestsTimeOutWith408AndIdleConnectionsClose) {
     ServerHarness h;
     ConnectionId slow = h.open();
     ConnectionId idle = h.open();
@@ -178,7 +178,7 @@ TEST(Server, SlowRequestsTimeOutWith408AndIdleConnectionsClose) {
     EXPECT_EQ(h.server().stats().timeouts, 1u);
 }
 
-TEST(Server, ConnectionLimit) {
+TEST(MgmtServer, ConnectionLimit) {
     ServerHarness h; // four connections
     std::vector<ConnectionId> ids;
     for (int i = 0; i < 4; ++i)
@@ -197,7 +197,7 @@ TEST(Server, ConnectionLimit) {
     EXPECT_EQ(h.server().stats().open_connections, 4u);
 }
 
-TEST(Server, ResponsesLargerThanTheBufferBecome500) {
+TEST(MgmtServer, ResponsesLargerThanTheBufferBecome500) {
     ServerConfig config = ServerHarness::small_config();
     config.response_body_size = 2048;
     ServerHarness h(config);
@@ -212,7 +212,7 @@ TEST(Server, ResponsesLargerThanTheBufferBecome500) {
     EXPECT_NE(list.body.find("response larger than the server's buffer"), std::string::npos);
 }
 
-TEST(Server, MemoryAccounting) {
+TEST(MgmtServer, MemoryAccounting) {
     ServerConfig config;
     size_t needed = Server::memory_needed(config);
     std::vector<uint8_t> memory(needed);

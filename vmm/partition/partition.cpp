@@ -15,6 +15,7 @@ namespace halcyon::vmm {
 namespace {
 
 constexpr uint8_t kVectorGeneralProtection = 13;
+constexpr uint64_t kRflagsIf = 1ull << 9;
 constexpr uint64_t kChunkSize = 2ull << 20;
 constexpr uint64_t kChunkPages = kChunkSize / mm::kPageSize;
 // Internally handled exits in a row before run_vcpu() returns `yield`, so that a guest spinning
@@ -204,7 +205,10 @@ ErrorOr<Intercept> Partition::run_vcpu(uint32_t index) {
         if (!prepare_entry(index)) {
             Intercept halted;
             halted.kind = InterceptKind::halted;
-            halted.interrupts_enabled = vcpu.backend->interrupts_enabled() || !vcpu.halted;
+            // RFLAGS.IF alone: the STI shadow of `sti; hlt` (the idle loop of every OS) ended
+            // with the HLT.
+            halted.interrupts_enabled = (vcpu.backend->registers().rflags & kRflagsIf) != 0 ||
+                                        !vcpu.halted;
             halted.wake_deadline = timer_deadline(index);
             return halted;
         }

@@ -24,6 +24,7 @@ void Switch::dispatch_burst(PortId ingress, Frame** frames, uint32_t count, uint
     EgressGroups groups;
     LookupMemo lookup;
     ReachMemo reach;
+    ReachMemo uplinks; // for encapsulated frames: among the external ports only
     ForwardingExtension* forwarder = extensions_.forwarding();
     for (uint32_t i = 0; i < count; ++i) {
         Frame* frame = frames[i];
@@ -45,7 +46,7 @@ void Switch::dispatch_burst(PortId ingress, Frame** frames, uint32_t count, uint
                 enqueue(groups, ingress, frame, now_ns);
                 continue;
             case NvgreAction::to_provider:
-                to_provider(groups, frame, ingress, now_ns);
+                to_provider(groups, frame, ingress, uplinks, now_ns);
                 continue;
             }
         }
@@ -113,17 +114,22 @@ uint32_t Switch::ingress_hooks(PortId ingress, Frame** frames, uint32_t count, u
 }
 
 // Encapsulated PA traffic goes only to the physical uplink, in the provider VLAN.
-void Switch::to_provider(EgressGroups& groups, Frame* frame, PortId ingress, uint64_t now_ns) {
+void Switch::to_provider(EgressGroups& groups, Frame* frame, PortId ingress, ReachMemo& memo,
+                         uint64_t now_ns) {
     frame->vsid = 0;
-    PortSet candidates = external_ports_;
-    candidates.remove(ingress);
-    const PortSet uplinks = reachable_ports(pvlans_, present_configs_, candidates, *frame);
-    if (uplinks.size() == 1) {
-        enqueue(groups, PortSet(uplinks).pop(), frame, now_ns);
+    if (!memo.valid || memo.vlan != frame->vlan_id) {
+        PortSet candidates = external_ports_;
+        candidates.remove(ingress);
+        memo = {true, frame->vlan_id, 0,
+                reachable_ports(pvlans_, present_configs_, candidates, *frame)};
+    }
+    if (memo.ports.size() == 1) {
+        enqueue(groups, PortSet(memo.ports).pop(), frame, now_ns);
         return;
     }
     flush_egress(groups, now_ns);
-    deliver_to(uplinks, frame, ingress, now_ns);
+    deliver_to(memo.ports, frame, ingress, now_ns);
+    memo = {}; // deliveries run sinks and hooks
 }
 
 // The reach of a frame whose VLAN/VSID differ from its port's untagged class (reach_of()).

@@ -122,7 +122,8 @@ private:
     void dispatch_burst(PortId ingress, Frame** frames, uint32_t count, uint64_t now_ns);
     [[nodiscard]] uint32_t ingress_hooks(PortId ingress, Frame** frames, uint32_t count,
                                          uint64_t now_ns);
-    void to_provider(EgressGroups& groups, Frame* frame, PortId ingress, uint64_t now_ns);
+    void to_provider(EgressGroups& groups, Frame* frame, PortId ingress, ReachMemo& memo,
+                     uint64_t now_ns);
     void forward(EgressGroups& groups, Frame* frame, PortId ingress, LookupMemo& lookup,
                  ReachMemo& reach, uint64_t now_ns);
     void forward_with_extension(EgressGroups& groups, ForwardingExtension& forwarder,

@@ -10,12 +10,16 @@ namespace {
 // The outer IPv4 header's checksum from its field values (RFC 1071 sum of the ten 16-bit words),
 // without reading the header back.
 [[nodiscard]] uint16_t outer_ipv4_checksum(const EncapsulationParams& params, uint32_t length) {
+    const uint8_t* source = params.source_pa.bytes.data();
+    const uint8_t* destination = params.destination_pa.bytes.data();
     uint32_t sum = (0x45u << 8 | params.traffic_class) + length + params.ipv4_identification +
                    0x4000u + (uint32_t{params.ttl} << 8 | ip_protocol::gre);
-    sum += load_be16(params.source_pa.bytes.data()) + load_be16(params.source_pa.bytes.data() + 2);
-    sum += load_be16(params.destination_pa.bytes.data()) +
-           load_be16(params.destination_pa.bytes.data() + 2);
-    return checksum_finish(sum);
+    sum += load_be16(source) + load_be16(source + 2) + load_be16(destination) +
+           load_be16(destination + 2);
+    // At most ten 16-bit words: two folds leave 16 bits.
+    sum = (sum & 0xFFFF) + (sum >> 16);
+    sum += sum >> 16;
+    return static_cast<uint16_t>(~sum);
 }
 
 // What parse_headers() reports for the packet encapsulate() just built.
@@ -68,21 +72,19 @@ ErrorOr<void> encapsulate(Frame& frame, const EncapsulationParams& params) {
         __builtin_memcpy(ip + 8, params.source_pa.bytes.data(), 16);
         __builtin_memcpy(ip + 24, params.destination_pa.bytes.data(), 16);
     } else {
-        ip[0] = 0x45;
-        ip[1] = params.traffic_class;
-        store_be16(ip + 2, static_cast<uint16_t>(ip_packet));
-        store_be16(ip + 4, params.ipv4_identification);
-        store_be16(ip + 6, 0x4000); // DF: the provider path must not fragment tenant traffic
-        ip[8] = params.ttl;
-        ip[9] = ip_protocol::gre;
-        store_be16(ip + 10, outer_ipv4_checksum(params, ip_packet));
+        // Version/IHL, DSCP/ECN, total length; identification, DF (the provider path must not
+        // fragment tenant traffic); TTL, protocol, checksum; the two PAs.
+        store_be32(ip, 0x45u << 24 | uint32_t{params.traffic_class} << 16 | ip_packet);
+        store_be32(ip + 4, uint32_t{params.ipv4_identification} << 16 | 0x4000u);
+        store_be32(ip + 8, uint32_t{params.ttl} << 24 | uint32_t{ip_protocol::gre} << 16 |
+                               outer_ipv4_checksum(params, ip_packet));
         __builtin_memcpy(ip + 12, params.source_pa.bytes.data(), 4);
         __builtin_memcpy(ip + 16, params.destination_pa.bytes.data(), 4);
     }
     uint8_t* gre = ip + ip_header;
     const uint32_t key = nvgre_key(params.vsid, params.flow_id);
-    store_be16(gre, kGreKeyFlag); // K only; version 0
-    store_be16(gre + 2, ethertype::transparent_ethernet);
+    // K only, version 0; Transparent Ethernet Bridging; the key.
+    store_be32(gre, uint32_t{kGreKeyFlag} << 16 | ethertype::transparent_ethernet);
     store_be32(gre + 4, key);
     describe_outer(frame.headers, v6, frame.length, params.ttl, key);
     return {};
@@ -127,34 +129,32 @@ NvgreParse parse_nvgre(const Frame& frame, NvgreView& view) {
 }
 
 uint8_t flow_id_of(std::span<const uint8_t> customer_frame, const ParsedHeaders& headers) {
-    // FNV-1a over the flow's identifying bytes: the addresses, the protocol and (TCP/UDP) the
-    // ports, each fed in wire order.
-    uint32_t hash = 2166136261u;
-    const auto add = [&hash](uint8_t byte) { hash = (hash ^ byte) * 16777619u; };
+    // The flow's identifying fields as big-endian words (the same on every host), each spread by
+    // an odd multiplier and summed; the top byte of the sum's final mix is the id.
+    constexpr uint64_t k1 = 0x9E3779B97F4A7C15ull;
+    constexpr uint64_t k2 = 0xC2B2AE3D27D4EB4Full;
     const uint8_t* data = customer_frame.data();
     const uint32_t size = static_cast<uint32_t>(customer_frame.size());
+    const auto word = [](const uint8_t* p) {
+        return uint64_t{load_be32(p)} << 32 | load_be32(p + 4);
+    };
+    const uint8_t protocol = headers.ip_protocol;
+    uint64_t hash = protocol;
     if (headers.l3 == L3Kind::ipv4 && headers.l3_offset + 20u <= size) {
-        const uint8_t* addresses = data + headers.l3_offset + 12;
-        for (int i = 0; i < 8; ++i)
-            add(addresses[i]);
+        hash += word(data + headers.l3_offset + 12) * k1; // source and destination address
     } else if (headers.l3 == L3Kind::ipv6 && headers.l3_offset + 40u <= size) {
         const uint8_t* addresses = data + headers.l3_offset + 8;
-        for (int i = 0; i < 32; ++i)
-            add(addresses[i]);
+        hash += (word(addresses) ^ word(addresses + 16)) * k1;
+        hash += (word(addresses + 8) ^ word(addresses + 24)) * k2;
     } else if (size >= 12) {
-        for (int i = 0; i < 12; ++i)
-            add(data[i]); // non-IP: the MAC pair is the flow
+        hash += word(data) * k1 + uint64_t{load_be32(data + 8)} * k2; // non-IP: the MAC pair
     }
-    const uint8_t protocol = headers.ip_protocol;
-    add(protocol);
     if (headers.has(parse_flag::has_l4) &&
-        (protocol == ip_protocol::tcp || protocol == ip_protocol::udp)) {
-        add(static_cast<uint8_t>(headers.src_port >> 8));
-        add(static_cast<uint8_t>(headers.src_port));
-        add(static_cast<uint8_t>(headers.dst_port >> 8));
-        add(static_cast<uint8_t>(headers.dst_port));
-    }
-    return static_cast<uint8_t>(hash ^ hash >> 8 ^ hash >> 16 ^ hash >> 24);
+        (protocol == ip_protocol::tcp || protocol == ip_protocol::udp))
+        hash += (uint64_t{headers.src_port} << 16 | headers.dst_port) * k2;
+    hash ^= hash >> 29;
+    hash *= k1;
+    return static_cast<uint8_t>(hash >> 56);
 }
 
 } // namespace halcyon::vswitch::nvgre

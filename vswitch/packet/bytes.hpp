@@ -11,17 +11,39 @@
 
 namespace halcyon::vswitch {
 
+// At run time on a little-endian CPU each is one unaligned access and a byte swap (the compiler
+// does not always merge the byte-wise form, and every frame goes through dozens of these).
 [[nodiscard]] constexpr uint16_t load_be16(const uint8_t* p) {
+    if (!std::is_constant_evaluated() && std::endian::native == std::endian::little) {
+        uint16_t value;
+        __builtin_memcpy(&value, p, 2);
+        return __builtin_bswap16(value);
+    }
     return static_cast<uint16_t>((uint16_t{p[0]} << 8) | p[1]);
 }
 [[nodiscard]] constexpr uint32_t load_be32(const uint8_t* p) {
+    if (!std::is_constant_evaluated() && std::endian::native == std::endian::little) {
+        uint32_t value;
+        __builtin_memcpy(&value, p, 4);
+        return __builtin_bswap32(value);
+    }
     return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
 }
 constexpr void store_be16(uint8_t* p, uint16_t value) {
+    if (!std::is_constant_evaluated() && std::endian::native == std::endian::little) {
+        const uint16_t swapped = __builtin_bswap16(value);
+        __builtin_memcpy(p, &swapped, 2);
+        return;
+    }
     p[0] = static_cast<uint8_t>(value >> 8);
     p[1] = static_cast<uint8_t>(value);
 }
 constexpr void store_be32(uint8_t* p, uint32_t value) {
+    if (!std::is_constant_evaluated() && std::endian::native == std::endian::little) {
+        const uint32_t swapped = __builtin_bswap32(value);
+        __builtin_memcpy(p, &swapped, 4);
+        return;
+    }
     p[0] = static_cast<uint8_t>(value >> 24);
     p[1] = static_cast<uint8_t>(value >> 16);
     p[2] = static_cast<uint8_t>(value >> 8);
@@ -33,6 +55,11 @@ struct MacAddress {
     std::array<uint8_t, 6> bytes{};
 
     [[nodiscard]] static constexpr MacAddress from(const uint8_t* p) {
+        if (!std::is_constant_evaluated()) {
+            MacAddress mac;
+            __builtin_memcpy(mac.bytes.data(), p, 6);
+            return mac;
+        }
         return MacAddress{{p[0], p[1], p[2], p[3], p[4], p[5]}};
     }
     // The I/G bit: set for multicast and broadcast destinations (and illegal in a source).

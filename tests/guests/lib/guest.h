@@ -47,9 +47,9 @@ void set_vector_handler(uint8_t vector, vector_handler handler);
 struct fault_result {
     int vector;
     uint64_t error_code;
-    uint64_t rip;             /* where the exception was reported */
-    uint64_t cr2;             /* CR2 when the exception was a #PF */
-    struct trap_frame frame;  /* the registers at the exception (before the skip) */
+    uint64_t rip;            /* where the exception was reported */
+    uint64_t cr2;            /* CR2 when the exception was a #PF */
+    struct trap_frame frame; /* the registers at the exception (before the skip) */
 };
 void expect_fault(uint8_t length);
 struct fault_result fault_taken(void);
