@@ -231,20 +231,22 @@ void PortAcl::count(uint32_t rule_index, const PacketFacts& packet) {
 
 Verdict PortAcl::evaluate(const PacketFacts& packet, uint64_t now_ns) {
     const Compiled& rules = active();
-    const ClassifyKey key = classify_key_of(packet);
     const int d = direction_slot(packet.direction);
     Verdict verdict;
 
     // Both lookups at once on a miss: the cache then answers every later packet of the flow,
     // whether or not a stateful flow admits it.
     int32_t meter, decided;
-    if (const ClassificationEntry* cached = classifications_.find(key, d)) {
+    const CacheKey cache_key = CacheKey::of(packet, d);
+    const uint64_t hash = classifications_.enabled() ? cache_key.hash() : 0;
+    if (const ClassificationEntry* cached = classifications_.find(cache_key, hash)) {
         meter = cached->meter_rule;
         decided = cached->decision_rule;
     } else {
+        const ClassifyKey key = classify_key_of(packet);
         meter = rules.meter[d].classify(key);
         decided = rules.decide[d].classify(key);
-        classifications_.insert(key, d, meter, decided);
+        classifications_.insert(cache_key, hash, meter, decided);
     }
     if (meter >= 0) {
         count(static_cast<uint32_t>(meter), packet);

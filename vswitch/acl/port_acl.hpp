@@ -31,7 +31,8 @@ struct AclLimits {
     uint32_t max_rules = 1024;
     uint32_t max_flows = 4096;
     // Exact-match cache of classification results (see classification_cache.hpp): 0 or a power
-    // of two. Each entry is ~80 bytes; size it for the number of concurrent flows of the port.
+    // of two >= 4. Each entry is 80 bytes; size it for the number of concurrent flows of the
+    // port.
     uint32_t classification_cache_entries = 4096;
 };
 

@@ -56,6 +56,13 @@ public:
         return slots_[head_++ % kOutputRingSize];
     }
     [[nodiscard]] uint32_t size() const { return tail_ - head_; }
+    // Moves up to `max` frames into `out`; returns how many.
+    uint32_t pop_many(Frame** out, uint32_t max) {
+        uint32_t moved = 0;
+        while (moved < max && head_ != tail_)
+            out[moved++] = slots_[head_++ % kOutputRingSize];
+        return moved;
+    }
 
 private:
     std::array<Frame*, kOutputRingSize> slots_{};

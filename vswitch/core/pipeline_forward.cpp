@@ -62,10 +62,15 @@ void Switch::dispatch_burst(PortId ingress, Frame** frames, uint32_t count, uint
             if (destination != lookup.mac || domain != lookup.domain)
                 lookup = {domain, destination, mac_table_.lookup(domain, destination, now_ns)};
             const PortId known = lookup.port;
-            if (known != kNoPort && known != ingress &&
-                reach_of(*frame, ingress, reach).contains(known)) {
-                groups.add(known, frame);
-                continue;
+            if (known != ingress) {
+                const PortSet eligible = reach_of(*frame, ingress, reach);
+                // Unknown unicast that can only flood to one port goes there like known unicast.
+                const PortId only = eligible.size() == 1 ? PortSet(eligible).pop() : kNoPort;
+                const PortId to = known != kNoPort ? known : only;
+                if (to != kNoPort && eligible.contains(to)) {
+                    groups.add(to, frame);
+                    continue;
+                }
             }
         }
         forward(groups, frame, ingress, lookup, reach, now_ns);

@@ -153,14 +153,9 @@ PortId Switch::lookup_mac(uint16_t vlan, const MacAddress& mac, uint64_t now_ns)
 uint32_t Switch::drain(PortId port, Burst& out) {
     if (!present_.contains(port))
         return 0;
-    uint32_t moved = 0;
-    while (!out.full()) {
-        Frame* frame = ports_[port].output.pop();
-        if (frame == nullptr)
-            break;
-        (void)out.push(frame);
-        ++moved;
-    }
+    const uint32_t moved =
+        ports_[port].output.pop_many(out.frames.data() + out.count, kMaxBurst - out.count);
+    out.count += moved;
     return moved;
 }
 
