@@ -57,6 +57,7 @@ enum class ExitReason : uint8_t {
     nested_page_fault, // guest-physical access the nested tables do not allow: see MemoryExit
     host_interrupt,    // a host interrupt arrived while the guest ran (nothing to do for the guest)
     interrupt_window,  // the guest can take an external interrupt now (request_interrupt_window)
+    hypercall,         // VMMCALL / VMCALL: RIP at the instruction (3 bytes on both vendors)
     retry,             // the backend handled the exit itself; run again
     invalid_state,     // the hardware refused to enter the guest (bad guest state)
     unhandled,         // an exit the backend does not understand (raw_code says which)
@@ -66,7 +67,7 @@ inline constexpr size_t kExitReasonCount = static_cast<size_t>(ExitReason::unhan
 [[nodiscard]] constexpr const char* exit_reason_name(ExitReason reason) {
     constexpr const char* kNames[kExitReasonCount] = {
         "cpuid",    "msr_read", "msr_write", "io",    "hlt",     "pause",     "shutdown",
-        "npf",      "host_irq", "irq_window", "retry", "invalid", "unhandled"};
+        "npf",      "host_irq", "irq_window", "hypercall", "retry", "invalid", "unhandled"};
     return kNames[static_cast<size_t>(reason)];
 }
 

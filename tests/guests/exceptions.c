@@ -76,17 +76,17 @@ static bool check_fault(const char* what, const char* where, const struct string
                         bool data_ok) {
     check_begin(&checks, what);
     print(where);
-    print_value_signed("vector", run->fault.vector);
-    print_value_hex("error", run->fault.error_code);
+    print_value_signed("vec", run->fault.vector);
+    print_value_hex("err", run->fault.error_code);
     print_value_hex("cr2", run->fault.cr2);
     print_value("rcx", run->rcx);
     print_value_hex("rsi", run->rsi);
     print_value_hex("rdi", run->rdi);
     if (!data_ok)
-        print(" (data moved before the fault is wrong)");
+        print(" (bad data)");
     const bool at_instruction = run->fault.rip == run->address;
     if (!at_instruction)
-        print(" (RIP is not the string instruction)");
+        print(" (RIP not at the instruction)");
     return check_end(&checks, run->fault.vector == 14 && run->fault.error_code == error_code &&
                                   run->fault.cr2 == cr2 && run->rcx == rcx && run->rsi == rsi &&
                                   run->rdi == rdi && at_instruction && data_ok);
@@ -105,7 +105,7 @@ static void string_faults(uint64_t base, const char* where) {
     bool data_ok = true;
     for (int i = 0; i < 8; ++i)
         data_ok &= buffer[i] == 0xA0 + i && buffer[8 + i] == 0;
-    check_fault("REP MOVSB reading into a non-present page: #PF 0x0", where, &run, 0, base + PAGE,
+    check_fault("REP MOVSB reading into a non-present page, #PF 0x0", where, &run, 0, base + PAGE,
                 8, base + PAGE, (uint64_t)buffer + 8, data_ok);
 
     /* Writing off the end of page 0: 5 bytes stored, then #PF with W. */
@@ -115,7 +115,7 @@ static void string_faults(uint64_t base, const char* where) {
     data_ok = page0[PAGE - 6] == 0;
     for (int i = 0; i < 5; ++i)
         data_ok &= page0[PAGE - 5 + i] == 0xAB;
-    check_fault("REP STOSB writing into a non-present page: #PF 0x2", where, &run, 2, base + PAGE,
+    check_fault("REP STOSB writing into a non-present page, #PF 0x2", where, &run, 2, base + PAGE,
                 5, 0, base + PAGE, data_ok);
 
     /* Writing from page 2 into the read-only page 3: 2 qwords stored, then #PF with P|W. */
@@ -126,19 +126,19 @@ static void string_faults(uint64_t base, const char* where) {
     run = rep_stosq(0, base + 3 * PAGE - 16, 4, 0x0123456789ABCDEFull);
     data_ok = page2_end[0] == 0x0123456789ABCDEFull && page2_end[1] == 0x0123456789ABCDEFull &&
               *page3_start == page3_before;
-    check_fault("REP STOSQ writing into a read-only page: #PF 0x3", where, &run, 3, base + 3 * PAGE,
+    check_fault("REP STOSQ writing into a read-only page, #PF 0x3", where, &run, 3, base + 3 * PAGE,
                 2, 0, base + 3 * PAGE, data_ok);
 
     /* Reading downwards (DF=1) from page 2 into page 1: 4 bytes loaded, then #PF. */
     for (int i = 0; i < 4; ++i)
         page2[i] = (uint8_t)(0x40 + i);
     run = rep_lodsb_down(base + 2 * PAGE + 3, 0, 8, 0);
-    check_fault("REP LODSB with DF=1 reading into a non-present page: #PF 0x0", where, &run, 0,
+    check_fault("REP LODSB (DF=1) reading into a non-present page, #PF 0x0", where, &run, 0,
                 base + 2 * PAGE - 1, 4, base + 2 * PAGE - 1, 0, (run.rax & 0xFF) == 0x40);
 
     /* A single MOVSB from the MMIO/RAM page to the non-present page: nothing moves. */
     run = movsb_once(base, base + PAGE + 16, 0, 0);
-    check_fault("MOVSB to a non-present page: #PF 0x2, nothing moved", where, &run, 2,
+    check_fault("MOVSB to a non-present page, #PF 0x2, nothing moved", where, &run, 2,
                 base + PAGE + 16, 0, base, base + PAGE + 16, true);
 }
 
@@ -152,8 +152,8 @@ void guest_main(uint64_t memory_size, uint64_t vcpu_index, uint64_t vcpu_count) 
         return;
     }
     map_window();
-    string_faults(WINDOW + 4 * PAGE, " (RAM, the CPU)");
-    string_faults(WINDOW, " (MMIO, emulated)");
+    string_faults(WINDOW + 4 * PAGE, " on RAM");
+    string_faults(WINDOW, " on MMIO");
     single_step_tests(&checks, (uint64_t)ram_page, MMIO_BASE);
     check_summary(&checks);
 }

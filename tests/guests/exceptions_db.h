@@ -101,8 +101,7 @@ static void print_steps(const char* label, const struct step_run* run) {
               : run->events[i].rip == run->stop ? "after insn"
                                                 : "elsewhere");
         print_value("rcx", run->events[i].rcx);
-        print_value_hex("dr6", run->events[i].dr6);
-        put_char(']');
+        print((run->events[i].dr6 & DR6_BS) ? " BS]" : " no BS]");
     }
     print_value_hex("memory", run->memory);
     put_char('\n');

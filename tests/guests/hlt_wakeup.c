@@ -3,7 +3,7 @@
  *   - an interrupt that became pending while IF=0 stays in the IRR, is not delivered, and ends
  *     "sti; hlt" at once: STI's shadow delays it past STI into the HLT, not before it (a second,
  *     later one-shot shows the difference instead of letting the guest sleep forever);
- *   - a periodic timer ends one HLT per interrupt;
+ *   - a periodic timer ends HLT again and again, never without an interrupt;
  *   - finally HLT with IF=0 while the periodic timer keeps firing: the CPU stays halted for
  *     good, which Halcyon reports as "stopped (hlt with interrupts disabled)". Should it wake
  *     up instead, the guest prints a FAIL line. */
@@ -121,25 +121,28 @@ static void pending_before_halt(void) {
     check_end(&checks, !vector_bit(APIC_IRR, TIMER_VECTOR) && !vector_bit(APIC_ISR, TIMER_VECTOR));
 }
 
+/* A periodic timer ends HLT again and again, and every HLT ends because of an interrupt (none
+ * returns without one). More than one interrupt per HLT is possible when the host delivers one
+ * late and the next expiry is due by the time the handler returns. */
 static void periodic_halts(void) {
     fired = 0;
     const uint64_t start = rdtsc();
     arm(APIC_TIMER_PERIODIC, 2 * APIC_TICKS_PER_MS);
-    uint32_t halts = 0;
-    while (halts < 5) {
+    uint32_t halts = 0, empty = 0;
+    while (fired < 5 && halts < 100) {
+        const uint64_t before = fired;
         wait_for_interrupt();
         ++halts;
-        if (fired != halts)
-            break;
+        empty += fired == before;
     }
     const uint64_t elapsed = rdtsc() - start;
     timer_stop();
-    check_begin(&checks, "periodic timer (2 ms): 5 HLTs, one interrupt each");
+    check_begin(&checks, "periodic timer (2 ms): 5 interrupts end HLTs, none ends without one");
     print_value("halts", halts);
-    print_value("interrupts", fired);
+    print_value("empty", empty);
     print_value("elapsed_us", microseconds(elapsed));
     print_value("expected_us", microseconds(ticks_to_cycles(10 * APIC_TICKS_PER_MS)));
-    check_end(&checks, halts == 5 && fired == 5 &&
+    check_end(&checks, fired >= 5 && empty == 0 &&
                            on_time(elapsed, ticks_to_cycles(10 * APIC_TICKS_PER_MS)));
     spin_cycles(ms(3), true);
 }

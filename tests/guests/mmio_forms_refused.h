@@ -67,7 +67,7 @@ static void refused(struct checks* checks, const char* name,
     print_value_hex("insn", on_mmio.address);
     print_value_hex("rax", on_mmio.rax);
     print_value_hex("rcx", on_mmio.rcx);
-    print_value_hex("memory", memory);
+    print_value_hex("mem", memory);
     check_end(checks, on_mmio.fault.vector == 6 && on_mmio.fault.rip == on_mmio.address &&
                           on_mmio.rax == 0x1111 && on_mmio.rcx == 0x2222 && memory == 0x1111);
 }

@@ -33,10 +33,20 @@ TEST(HypervReferenceClock, ZeroAtCreation) {
 }
 
 TEST(HypervReferenceClock, CountsHundredNanosecondUnits) {
-    const ReferenceClock clock(2'000'000'000, 5'000);
-    EXPECT_EQ(clock.time_at(5'000 + 2'000'000'000), 10'000'000u); // one second
-    EXPECT_EQ(clock.time_at(5'000 + 200), 1u);                    // 100 ns
-    EXPECT_EQ(clock.time_at(5'000 + 199), 0u);
+    // 1.28 GHz = 128 ticks per 100 ns: the scale 2^57 is exact, and created at TSC 0 the offset
+    // is 0, so the formula is a plain floor(tsc / 128).
+    const ReferenceClock clock(1'280'000'000, 0);
+    EXPECT_EQ(clock.scale(), uint64_t{1} << 57);
+    EXPECT_EQ(clock.offset(), 0);
+    EXPECT_EQ(clock.time_at(1'280'000'000), 10'000'000u); // one second
+    EXPECT_EQ(clock.time_at(128), 1u);                    // 100 ns
+    EXPECT_EQ(clock.time_at(127), 0u);
+    // Otherwise the scale is rounded down and the integer offset drops the fraction of
+    // creation_tsc * scale: the time may be one unit off the exact count (the next test
+    // bounds it).
+    const ReferenceClock other(2'000'000'000, 5'000);
+    EXPECT_NEAR(static_cast<double>(other.time_at(5'000 + 2'000'000'000)), 10'000'000.0, 1.0);
+    EXPECT_LE(other.time_at(5'000 + 199), 1u);
 }
 
 TEST(HypervReferenceClock, WithinOneUnitOfExactAndMonotonic) {
@@ -79,7 +89,7 @@ TEST(HypervReferenceClock, PageHeaderLayout) {
 TEST(HypervReferenceClock, SlowTscInvalidatesThePageButNotTheMsr) {
     // A TSC of 10 MHz or less cannot be scaled by a 64-bit fraction: TscSequence 0 sends the
     // guest to the MSR, which still counts exactly.
-    for (uint64_t hz : {1ull, 1'000'000ull, 10'000'000ull}) {
+    for (uint64_t hz : {2ull, 1'000'000ull, 10'000'000ull}) {
         const ReferenceClock clock(hz, 42);
         EXPECT_FALSE(clock.page_valid()) << hz;
         uint32_t sequence;

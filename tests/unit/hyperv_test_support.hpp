@@ -23,7 +23,8 @@ public:
             page_address >= bytes_.size() || bytes_.size() - page_address < kPageSize)
             return false;
         std::memset(bytes_.data() + page_address, 0, kPageSize);
-        std::memcpy(bytes_.data() + page_address, prefix.data(), prefix.size());
+        if (!prefix.empty()) // an empty prefix may have a null data()
+            std::memcpy(bytes_.data() + page_address, prefix.data(), prefix.size());
         return true;
     }
 

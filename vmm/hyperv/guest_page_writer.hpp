@@ -14,7 +14,8 @@ class GuestPageWriter {
 public:
     // Makes the 4 KiB guest-physical page at `page_address` (page aligned) hold `prefix`
     // followed by zeros up to the end of the page. False (and nothing written) if the page is
-    // not the guest's RAM. `prefix` is at most one page.
+    // not the guest's RAM. `prefix` is at most one page; it may be empty (a zeroed page), and
+    // then its data() may be null.
     [[nodiscard]] virtual bool fill_page(uint64_t page_address,
                                          std::span<const uint8_t> prefix) = 0;
 

@@ -3,7 +3,9 @@
 // use the same formula the TLFS gives the guest for the page,
 //     reference = ((tsc * scale) >> 64) + offset        (64x64->128 multiply, 64-bit wrap)
 // with scale = floor(2^64 * 10^7 / tsc_hz) and offset = -((creation_tsc * scale) >> 64), so the
-// MSR and the page never disagree and the time is 0 at creation and monotonic after it.
+// MSR and the page never disagree and the time is 0 at creation and monotonic after it. It is
+// within one unit (100 ns) of the exact count: the integer offset drops the fraction of
+// creation_tsc * scale, and the scale is rounded down.
 // The scale fits in 64 bits only for TSCs faster than 10 MHz; for slower ones the page is
 // marked invalid (sequence 0) and the guest falls back to the MSR, which then divides exactly.
 #pragma once

@@ -286,6 +286,8 @@ ErrorOr<bool> Partition::handle_exit(uint32_t index, const VcpuExit& exit, Inter
         return false;
     case ExitReason::interrupt_window:
         return false; // prepare_entry() injects what is pending
+    case ExitReason::hypercall:
+        return handle_hypercall(index);
     case ExitReason::io:
         out.kind = InterceptKind::io;
         out.io = exit.io;

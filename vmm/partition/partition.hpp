@@ -164,6 +164,8 @@ private:
     [[nodiscard]] bool in_mmio_region(uint64_t guest_physical) const;
     [[nodiscard]] ErrorOr<void> emulate(uint32_t index, emulate::MmioBus& bus);
     [[nodiscard]] ErrorOr<void> emulate_lapic(uint32_t index);
+    // The Hyper-V synthetic interface (partition_hyperv.cpp).
+    [[nodiscard]] ErrorOr<bool> handle_hypercall(uint32_t index);
 
     // Interrupt delivery (partition_interrupts.cpp).
     // Before an entry: runs the local APIC's timer, starts a vCPU a startup IPI addressed, and

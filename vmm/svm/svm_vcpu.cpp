@@ -134,7 +134,8 @@ void SvmVcpu::configure_controls(const vmm::BackendSetup& setup) {
                               intercept1::kShutdown;
     // The guest sees no SVM: every SVM instruction becomes #UD. MONITOR/MWAIT and RDTSCP are
     // hidden by the CPUID policy, XSETBV too (XCR0 is not switched yet).
-    control.intercept_misc2 = intercept2::kVmrun | intercept2::kVmload | intercept2::kVmsave |
+    control.intercept_misc2 = intercept2::kVmrun | intercept2::kVmmcall | intercept2::kVmload |
+                              intercept2::kVmsave |
                               intercept2::kStgi | intercept2::kClgi | intercept2::kSkinit |
                               intercept2::kRdtscp | intercept2::kMonitor | intercept2::kMwait |
                               intercept2::kMwaitConditional | intercept2::kXsetbv;
@@ -331,6 +332,9 @@ vmm::VcpuExit SvmVcpu::decode_exit() {
         exit.memory.present = (control.exit_info_1 & 1) != 0;
         exit.memory.write = (control.exit_info_1 & 2) != 0;
         exit.memory.execute = (control.exit_info_1 & (1u << 4)) != 0;
+        break;
+    case exit_code::kVmmcall:
+        exit.reason = vmm::ExitReason::hypercall;
         break;
     case exit_code::kVmrun:
     case exit_code::kVmload:

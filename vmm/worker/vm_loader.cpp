@@ -5,6 +5,7 @@
 #include "vmm/core/boot_info.hpp"
 #include "vmm/core/log.hpp"
 #include "vmm/worker/flat_guest.hpp"
+#include "vmm/worker/partition_writer.hpp"
 #include "vmm/worker/linux/loader.hpp"
 #include "vmm/worker/vm.hpp"
 #include "vmm/worker/vm_platform.hpp"
@@ -18,17 +19,6 @@ bool is_bzimage(std::span<const uint8_t> image) {
     constexpr size_t kMagicOffset = 0x202;
     return image.size() > kMagicOffset + 4 && memcmp(image.data() + kMagicOffset, "HdrS", 4) == 0;
 }
-
-class PartitionWriter final : public GuestMemoryWriter {
-public:
-    explicit PartitionWriter(vmm::Partition& partition) : partition_(partition) {}
-    ErrorOr<void> write(uint64_t gpa, std::span<const uint8_t> bytes) override {
-        return partition_.write_guest(gpa, bytes.data(), bytes.size());
-    }
-
-private:
-    vmm::Partition& partition_;
-};
 
 } // namespace
 

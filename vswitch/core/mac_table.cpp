@@ -24,26 +24,15 @@ void MacTable::clear() {
     size_ = 0;
 }
 
-LearnResult MacTable::learn(DomainId domain, uint64_t key, PortId port, uint64_t now_ns) {
+LearnResult MacTable::learn_new(DomainId domain, uint64_t key, PortId port, uint64_t now_ns) {
     if (slots_.empty()) {
         ++stats_.table_full;
         return LearnResult::table_full;
     }
+    // learn() found no entry: the probe ends at the first free slot.
     uint32_t slot = slot_for(domain, key);
-    while (slots_[slot].used) {
-        MacEntry& entry = slots_[slot];
-        if (entry.mac == key && entry.domain == domain) {
-            entry.last_seen_ns = now_ns;
-            if (entry.port != port) {
-                entry.port = port;
-                ++stats_.moves;
-                return LearnResult::moved;
-            }
-            ++stats_.refreshed;
-            return LearnResult::refreshed;
-        }
+    while (slots_[slot].used)
         slot = (slot + 1) & mask_;
-    }
     if (size_ >= limit_) {
         // Full: reclaim aged entries once before refusing, so a table that stopped being swept
         // still learns new stations.

@@ -49,8 +49,26 @@ public:
     LearnResult learn(DomainId domain, const MacAddress& mac, PortId port, uint64_t now_ns) {
         return learn(domain, mac.to_u64(), port, now_ns);
     }
-    // The same with the MAC as MacAddress::to_u64() gives it.
-    LearnResult learn(DomainId domain, uint64_t mac, PortId port, uint64_t now_ns);
+    // The same with the MAC as MacAddress::to_u64() gives it. Inline for the common case, a
+    // station the table already knows.
+    LearnResult learn(DomainId domain, uint64_t mac, PortId port, uint64_t now_ns) {
+        if (slots_.empty())
+            return learn_new(domain, mac, port, now_ns);
+        for (uint32_t slot = slot_for(domain, mac); slots_[slot].used; slot = (slot + 1) & mask_) {
+            MacEntry& entry = slots_[slot];
+            if (entry.mac == mac && entry.domain == domain) {
+                entry.last_seen_ns = now_ns;
+                if (entry.port != port) {
+                    entry.port = port;
+                    ++stats_.moves;
+                    return LearnResult::moved;
+                }
+                ++stats_.refreshed;
+                return LearnResult::refreshed;
+            }
+        }
+        return learn_new(domain, mac, port, now_ns);
+    }
     // Counts `count` more learn() calls with the same arguments as the one that returned `first`,
     // without making them: such a call finds the station where the first one left it (or the
     // table still full), so only the statistics change. For bursts whose frames share a sender.
@@ -99,6 +117,8 @@ private:
                now_ns - entry.last_seen_ns > ageing_ns_;
     }
     void erase_slot(uint32_t slot);
+    // learn() of a station the table does not hold (or with no slots at all).
+    LearnResult learn_new(DomainId domain, uint64_t mac, PortId port, uint64_t now_ns);
 
     std::span<MacEntry> slots_;
     uint32_t mask_ = 0;

@@ -64,9 +64,10 @@ void Switch::dispatch_burst(PortId ingress, Frame** frames, uint32_t count, uint
             const PortId known = lookup.port;
             if (known != ingress) {
                 const PortSet eligible = reach_of(*frame, ingress, reach);
-                // Unknown unicast that can only flood to one port goes there like known unicast.
-                const PortId only = eligible.size() == 1 ? PortSet(eligible).pop() : kNoPort;
-                const PortId to = known != kNoPort ? known : only;
+                // Unknown unicast that can flood to one port only goes there like known unicast.
+                const PortId to = known != kNoPort     ? known
+                                  : eligible.size() == 1 ? PortSet(eligible).pop()
+                                                         : kNoPort;
                 if (to != kNoPort && eligible.contains(to)) {
                     groups.add(to, frame);
                     continue;

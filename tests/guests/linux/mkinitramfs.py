@@ -7,6 +7,7 @@ reproducible (fixed mtime, owner root)."""
 
 import argparse
 import gzip
+import os
 import stat
 import sys
 
@@ -80,7 +81,6 @@ def main():
         # mtime=0 and no file name in the gzip header: the same inputs give the same bytes.
         with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as out:
             out.write(archive)
-    import os
     os.replace(args.output + ".tmp", args.output)
 
 

@@ -20,7 +20,9 @@ constexpr uint32_t kDivideConfiguration = 0x3E0;
 constexpr uint32_t kLvtMasked = 1u << 16;
 constexpr uint32_t kLvtPeriodic = 1u << 17;
 constexpr uint32_t kDivideBy16 = 0x3;
-constexpr uint64_t kCalibrationMicroseconds = 1000;
+// Long enough that the timer's rate is known to well under 1% (a one-shot deadline computed from
+// a rate that is too high would fire late, and guests notice late timers).
+constexpr uint64_t kCalibrationMicroseconds = 10'000;
 
 uint64_t g_ticks_per_millisecond[kMaxCpus];
 uint64_t g_interrupts[kMaxCpus];
@@ -111,6 +113,9 @@ ErrorOr<void> arm(uint64_t deadline) {
     if (delta > tsc_per_millisecond * 1000)
         delta = tsc_per_millisecond * 1000;
     uint64_t count = delta * rate / tsc_per_millisecond;
+    // Aim a little early: the rate is measured, not exact, and a caller woken early simply arms
+    // again for the rest, while one woken late has already missed its deadline.
+    count -= count / 32;
     if (count == 0)
         count = 1;
     if (count > 0xFFFF'FFFF)
