@@ -1,5 +1,5 @@
 /* cpuid: checks Halcyon's CPUID policy from inside a guest (vmm/partition/cpuid_policy.hpp):
- * the hypervisor-present bit, the 0x40000000 vendor leaf, and that SVM, VMX, x2APIC, MONITOR
+ * the hypervisor-present bit, the Hyper-V leaves at 0x40000000, and that SVM, VMX, MONITOR
  * and the SVM feature leaf are hidden. Each check prints "ok" or "FAIL"; the last line says
  * "cpuid: PASS" only when every check passed. */
 #include "lib/guest.h"
@@ -36,12 +36,14 @@ void guest_main(uint64_t memory_size, uint64_t vcpu_index, uint64_t vcpu_count) 
     print("\", max leaf ");
     print_hex(r[0]);
     put_char('\n');
-    const char expected[] = "HalcyonHyper";
+    const char expected[] = "Microsoft Hv";
     bool vendor_ok = true;
     for (int i = 0; i < 12; ++i)
         vendor_ok &= vendor[i] == expected[i];
-    check("vendor is HalcyonHyper", vendor_ok);
-    check("max hypervisor leaf >= 0x40000001", r[0] >= 0x40000001);
+    check("vendor is Microsoft Hv (Hyper-V interface)", vendor_ok);
+    check("max hypervisor leaf >= 0x40000005", r[0] >= 0x40000005);
+    cpuid(0x40000001, 0, r);
+    check("interface signature Hv#1", r[0] == 0x31237648);
 
     cpuid(0x80000001, 0, r);
     check("svm hidden", ((r[2] >> 2) & 1) == 0);

@@ -10,9 +10,6 @@
 #define TF 0x100ull
 #define DR6_BS (1ull << 14)
 #define MAX_EVENTS 8
-#ifndef STEP_DEBUG
-#define STEP_DEBUG 0
-#endif
 
 struct step_event {
     uint64_t rip, dr6, rcx;
@@ -155,7 +152,7 @@ static void single_step(struct checks* checks, const char* what,
                                ram.memory == mmio.memory;
     const bool ok = check_end(checks, valid_steps(&mmio, repeated) && results_match &&
                                           (!exact || same_steps(&ram, &mmio)));
-    if (!ok || STEP_DEBUG) {
+    if (!ok) {
         print_steps("RAM: ", &ram);
         print_steps("MMIO:", &mmio);
     }

@@ -1,7 +1,5 @@
 #include "vmm/partition/cpuid_policy.hpp"
 
-#include <string.h>
-
 namespace halcyon::vmm {
 namespace {
 
@@ -54,21 +52,12 @@ constexpr uint32_t kLeaf7EbxAllowed = (1u << 0) |  // FSGSBASE
                                       (1u << 24) | // CLWB
                                       (1u << 29);  // SHA
 
-uint32_t vendor_word(size_t index) {
-    uint32_t word;
-    memcpy(&word, kHypervisorVendor + index * 4, 4);
-    return word;
-}
-
 } // namespace
 
 virt::CpuidRegisters guest_cpuid(uint32_t leaf, uint32_t subleaf, const CpuidContext& context,
                                  HostCpuid host) {
-    if (leaf >= 0x4000'0000 && leaf <= 0x4000'FFFF) {
-        if (leaf == 0x4000'0000)
-            return {kHypervisorMaxLeaf, vendor_word(0), vendor_word(1), vendor_word(2)};
-        return {0, 0, 0, 0}; // 0x40000001: interface signature 0, nothing else defined
-    }
+    if (leaf >= 0x4000'0000 && leaf <= 0x4000'FFFF)
+        return {0, 0, 0, 0}; // the Hyper-V interface's (vmm/hyperv/cpuid.hpp)
 
     virt::CpuidRegisters r = host(leaf, subleaf);
     switch (leaf) {

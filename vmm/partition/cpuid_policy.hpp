@@ -19,10 +19,8 @@
 
 namespace halcyon::vmm {
 
-// 12 characters, as EBX, ECX, EDX of leaf 0x40000000.
-inline constexpr char kHypervisorVendor[] = "HalcyonHyper";
-static_assert(sizeof(kHypervisorVendor) == 13);
-inline constexpr uint32_t kHypervisorMaxLeaf = 0x4000'0001;
+// The hypervisor leaves 0x40000000-0x4000FFFF are the Hyper-V interface's (vmm/hyperv); the
+// partition asks it first, and this policy answers them with zeros.
 
 struct CpuidContext {
     uint32_t vcpu_index = 0;

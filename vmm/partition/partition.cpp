@@ -55,6 +55,8 @@ Partition::~Partition() {
         vcpus_[i].lapic->~VirtualLapic();
         free_object(vcpus_[i].lapic);
     }
+    if (hyperv_ready_)
+        hyperv().~HypervPartition();
     npt_.destroy();
     for (uint32_t i = 0; i < chunk_count_; ++i)
         (void)frames_->free(chunks_[i].host_physical, kChunkPages);
@@ -151,6 +153,8 @@ ErrorOr<uint32_t> Partition::create_vcpu(bool running) {
 }
 
 void Partition::reset(bool all_running) {
+    if (hyperv_ready_)
+        hyperv().reset();
     for (uint32_t i = 0; i < chunk_count_; ++i)
         memset(direct(chunks_[i].host_physical), 0, chunks_[i].size);
     for (uint32_t index = 0; index < vcpu_count_; ++index) {
@@ -207,8 +211,8 @@ ErrorOr<Intercept> Partition::run_vcpu(uint32_t index) {
             halted.kind = InterceptKind::halted;
             // RFLAGS.IF alone: the STI shadow of `sti; hlt` (the idle loop of every OS) ended
             // with the HLT.
-            halted.interrupts_enabled = (vcpu.backend->registers().rflags & kRflagsIf) != 0 ||
-                                        !vcpu.halted;
+            halted.interrupts_enabled =
+                (vcpu.backend->registers().rflags & kRflagsIf) != 0 || !vcpu.halted;
             halted.wake_deadline = timer_deadline(index);
             return halted;
         }
@@ -232,16 +236,8 @@ ErrorOr<bool> Partition::handle_exit(uint32_t index, const VcpuExit& exit, Inter
     case ExitReason::retry:
         return false;
     case ExitReason::cpuid: {
-        const CpuidContext context{.vcpu_index = index, .vcpu_count = vcpu_count_};
-        const auto result =
-            guest_cpuid(static_cast<uint32_t>(regs.rax), static_cast<uint32_t>(regs.rcx), context,
-                        [](uint32_t leaf, uint32_t subleaf) {
-                            virt::CpuidRegisters r;
-                            asm volatile("cpuid"
-                                         : "=a"(r.eax), "=b"(r.ebx), "=c"(r.ecx), "=d"(r.edx)
-                                         : "a"(leaf), "c"(subleaf));
-                            return r;
-                        });
+        const virt::CpuidRegisters result =
+            cpuid(index, static_cast<uint32_t>(regs.rax), static_cast<uint32_t>(regs.rcx));
         TRY(skip_instruction(index));
         regs.rax = result.eax;
         regs.rbx = result.ebx;
@@ -251,9 +247,14 @@ ErrorOr<bool> Partition::handle_exit(uint32_t index, const VcpuExit& exit, Inter
     }
     case ExitReason::msr_read: {
         uint64_t value = 0;
-        const bool apic = lapic::VirtualLapic::claims_msr(exit.msr);
-        if (apic ? !lapic_msr(index, exit.msr, false, value)
-                 : read_msr(cpu, index, exit.msr, value) == MsrOutcome::general_protection) {
+        bool ok;
+        if (lapic::VirtualLapic::claims_msr(exit.msr))
+            ok = lapic_msr(index, exit.msr, false, value);
+        else if (hyperv::HypervPartition::claims_msr(exit.msr))
+            ok = hyperv_msr(index, exit.msr, false, value);
+        else
+            ok = read_msr(cpu, index, exit.msr, value) == MsrOutcome::done;
+        if (!ok) {
             cpu.inject_exception(kVectorGeneralProtection, true, 0);
             return false;
         }
@@ -264,9 +265,14 @@ ErrorOr<bool> Partition::handle_exit(uint32_t index, const VcpuExit& exit, Inter
     }
     case ExitReason::msr_write: {
         uint64_t value = exit.msr_value;
-        const bool apic = lapic::VirtualLapic::claims_msr(exit.msr);
-        if (apic ? !lapic_msr(index, exit.msr, true, value)
-                 : write_msr(cpu, index, exit.msr, value) == MsrOutcome::general_protection) {
+        bool ok;
+        if (lapic::VirtualLapic::claims_msr(exit.msr))
+            ok = lapic_msr(index, exit.msr, true, value);
+        else if (hyperv::HypervPartition::claims_msr(exit.msr))
+            ok = hyperv_msr(index, exit.msr, true, value);
+        else
+            ok = write_msr(cpu, index, exit.msr, value) == MsrOutcome::done;
+        if (!ok) {
             cpu.inject_exception(kVectorGeneralProtection, true, 0);
             return false;
         }
@@ -281,7 +287,7 @@ ErrorOr<bool> Partition::handle_exit(uint32_t index, const VcpuExit& exit, Inter
         out.kind = InterceptKind::yield;
         return true;
     case ExitReason::hlt:
-        regs.rip += 1; // HLT is F4; a prefix on it would be meaningless
+        regs.rip += 1;               // HLT is F4; a prefix on it would be meaningless
         vcpus_[index].halted = true; // prepare_entry() decides whether it wakes at once
         return false;
     case ExitReason::interrupt_window:
@@ -302,8 +308,9 @@ ErrorOr<bool> Partition::handle_exit(uint32_t index, const VcpuExit& exit, Inter
             out.memory = exit.memory;
             return true;
         }
-        auto handled = gpa - kLapicBase < mm::kPageSize ? emulate_lapic(index)
-                                                        : handle_unbacked_access(index, exit.memory);
+        auto handled = gpa - kLapicBase < mm::kPageSize
+                           ? emulate_lapic(index)
+                           : handle_unbacked_access(index, exit.memory);
         if (handled.is_error()) {
             log::warn("%s: vcpu %u: nested page fault at GPA %#llx (rip %#llx, %s) failed: %s",
                       name_, index, static_cast<unsigned long long>(gpa),

@@ -22,6 +22,7 @@
 #include "mm/spinlock.hpp"
 #include "vmm/cpu_backend.hpp"
 #include "vmm/emulate/emulator.hpp"
+#include "vmm/hyperv/hyperv_partition.hpp"
 #include "vmm/lapic/vlapic.hpp"
 #include "vmm/partition/fpu_state.hpp"
 
@@ -166,6 +167,10 @@ private:
     [[nodiscard]] ErrorOr<void> emulate_lapic(uint32_t index);
     // The Hyper-V synthetic interface (partition_hyperv.cpp).
     [[nodiscard]] ErrorOr<bool> handle_hypercall(uint32_t index);
+    [[nodiscard]] virt::CpuidRegisters cpuid(uint32_t index, uint32_t leaf, uint32_t subleaf);
+    // false: #GP. Only for MSRs hyperv::HypervPartition::claims_msr() names.
+    [[nodiscard]] bool hyperv_msr(uint32_t index, uint32_t msr, bool write, uint64_t& value);
+    [[nodiscard]] hyperv::HypervPartition& hyperv();
 
     // Interrupt delivery (partition_interrupts.cpp).
     // Before an entry: runs the local APIC's timer, starts a vCPU a startup IPI addressed, and
@@ -196,6 +201,11 @@ private:
     MmioRegion mmio_regions_[kMaxMmioRegions] = {};
     uint32_t mmio_region_count_ = 0;
     PartitionObserver* observer_ = nullptr;
+    // The Hyper-V interface state (guest OS ID, hypercall page, reference clock), made with the
+    // first vCPU when the memory size is known; one lock, its calls are short.
+    alignas(hyperv::HypervPartition) unsigned char hyperv_storage_[sizeof(hyperv::HypervPartition)];
+    bool hyperv_ready_ = false;
+    mm::SpinLock hyperv_lock_;
 };
 
 } // namespace halcyon::vmm

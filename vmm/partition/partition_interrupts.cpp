@@ -36,7 +36,8 @@ void Partition::deliver_interrupt(const lapic::Ipi& message) {
         vcpus_[i].lapic_lock.lock();
         apics[i] = vcpus_[i].lapic;
     }
-    const size_t count = lapic::VirtualLapic::route(message, {apics, vcpu_count_}, {targets, vcpu_count_});
+    const size_t count =
+        lapic::VirtualLapic::route(message, {apics, vcpu_count_}, {targets, vcpu_count_});
     uint64_t woken = 0;
     for (size_t t = 0; t < count; ++t) {
         targets[t]->deliver(message);

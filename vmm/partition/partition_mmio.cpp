@@ -129,8 +129,7 @@ ErrorOr<void> Partition::emulate(uint32_t index, emulate::MmioBus& bus) {
     state.segment[emulate::kGs] = to_emulator(system.gs);
 
     GuestMemory memory(*this);
-    const emulate::EmulationOutcome outcome =
-        TRY(emulate::emulate_instruction(state, memory, bus));
+    const emulate::EmulationOutcome outcome = TRY(emulate::emulate_instruction(state, memory, bus));
     if (outcome.status == emulate::EmulationStatus::inject_exception) {
         if (outcome.vector == emulate::vector::kPageFault) {
             system.cr2 = outcome.fault_address;
