@@ -317,6 +317,26 @@ void vcpus(Parser& p, const Value& v) {
         p.vm->vcpus = static_cast<uint32_t>(count);
 }
 
+// Hyper-V's per-VM processor controls (docs/scheduler.md): relative weight, reserve and limit in
+// percent of one CPU per vCPU. That a reserve fits under the limit is checked when the VM starts.
+void cpu_weight(Parser& p, const Value& v) {
+    uint64_t weight;
+    if (number_in_range(p, v, "cpu_weight", 1, 10'000, weight))
+        p.vm->cpu_weight = static_cast<uint32_t>(weight);
+}
+
+void cpu_reserve(Parser& p, const Value& v) {
+    uint64_t percent;
+    if (number_in_range(p, v, "cpu_reserve", 0, 100, percent))
+        p.vm->cpu_reserve_percent = static_cast<uint32_t>(percent);
+}
+
+void cpu_limit(Parser& p, const Value& v) {
+    uint64_t percent;
+    if (number_in_range(p, v, "cpu_limit", 1, 100, percent))
+        p.vm->cpu_limit_percent = static_cast<uint32_t>(percent);
+}
+
 void disk(Parser& p, const Value& v) {
     VmConfig& vm = *p.vm;
     if (!check_path(p, v.first, "disk"))
@@ -373,6 +393,9 @@ constexpr KeySpec kVmKeys[] = {
     {"cmdline", cmdline, false},
     {"memory", memory, false},
     {"vcpus", vcpus, false},
+    {"cpu_weight", cpu_weight, false},
+    {"cpu_reserve", cpu_reserve, false},
+    {"cpu_limit", cpu_limit, false},
     {"disk", disk, true},
     {"test_devices", test_devices, false},
 };

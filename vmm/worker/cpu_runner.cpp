@@ -21,7 +21,9 @@ CpuRunner::CpuRunner(uint32_t cpu_index, uint64_t tsc_hz)
 
 ErrorOr<void> CpuRunner::add(Vm& vm, uint32_t vcpu) {
     sched::GroupParams params;
-    params.weight = sched::kDefaultWeight; // per-VM weights: the `weight` key (docs/boot-config.md)
+    params.weight = vm.config.cpu_weight;
+    params.reserve_percent = vm.config.cpu_reserve_percent;
+    params.limit_percent = vm.config.cpu_limit_percent;
     const sched::EntityId entity = TRY(scheduler_.add(params));
     by_slot_[entity.slot()] = Assignment{&vm, vcpu};
     ++assignment_count_;
