@@ -225,13 +225,24 @@ static void periodic(uint32_t period_ticks, uint32_t interrupts, const char* wha
     wait_fired(interrupts);
     const uint64_t period = ticks_to_cycles(period_ticks);
     check_duration(what, stamps[0] - armed, period, false);
-    /* The mean period from the first to the last interrupt: delivery jitter cancels out, a
-     * timer that re-arms from the delivery instead of the expiry does not. */
-    check_begin(&checks, "periodic: mean period (+-20%)");
-    const uint64_t mean = (stamps[interrupts - 1] - stamps[0]) / (interrupts - 1);
-    print_value("mean_us", microseconds(mean));
+    /* The median interval between interrupts: one delivered late makes one interval long and
+     * the next short, and one the host merged into the next makes one interval double - the
+     * median sees through both, a timer running at the wrong rate not. */
+    uint64_t intervals[MAX_STAMPS];
+    const uint32_t count = interrupts - 1;
+    for (uint32_t i = 0; i < count; ++i) {
+        intervals[i] = stamps[i + 1] - stamps[i];
+        for (uint32_t j = i; j > 0 && intervals[j] < intervals[j - 1]; --j) {
+            const uint64_t swap = intervals[j];
+            intervals[j] = intervals[j - 1];
+            intervals[j - 1] = swap;
+        }
+    }
+    const uint64_t median = intervals[count / 2];
+    check_begin(&checks, "periodic: median period (+-20%)");
+    print_value("median_us", microseconds(median));
     print_value("expected_us", microseconds(period));
-    check_end(&checks, within_percent(mean, period, 20));
+    check_end(&checks, within_percent(median, period, 20));
 
     /* Sample the current count over 3 periods: it must stay within the initial count and
      * reload (go up) when it expires. */
@@ -305,7 +316,7 @@ static bool x2apic(uint32_t xapic_version) {
     check_end(&checks, within_percent(x2_cycles_per_kilotick, cycles_per_kilotick, 10));
     one_shot_halting(2, 10 * APIC_TICKS_PER_MS,
                      "x2APIC one-shot (divide 2, 20 ms) wakes HLT on time");
-    periodic(3 * APIC_TICKS_PER_MS, 5, "x2APIC periodic (3 ms): first interrupt on time");
+    periodic(4 * APIC_TICKS_PER_MS, 8, "x2APIC periodic (4 ms): first interrupt on time");
     return true;
 }
 

@@ -129,7 +129,20 @@ ErrorOr<void> Partition::emulate(uint32_t index, emulate::MmioBus& bus) {
     state.segment[emulate::kGs] = to_emulator(system.gs);
 
     GuestMemory memory(*this);
-    const emulate::EmulationOutcome outcome = TRY(emulate::emulate_instruction(state, memory, bus));
+    // With RFLAGS.TF the CPU traps after every iteration of a REP string instruction: emulate
+    // one iteration per exit so each trap happens where hardware would raise it.
+    emulate::EmulatorOptions options;
+    if ((state.rflags & emulate::rflags::kTrap) != 0)
+        options.max_rep_iterations = 1;
+    const emulate::EmulationOutcome outcome =
+        TRY(emulate::emulate_instruction(state, memory, bus, options));
+    // On an exception the emulator leaves what the CPU would: nothing changed, or for a fault in
+    // the middle of a REP string instruction the iterations done (RCX/RSI/RDI, RIP still at the
+    // instruction). Either way its registers are the architectural state.
+    for (size_t i = 0; i < 16; ++i)
+        regs.*kGprFields[i] = state.gpr[i];
+    regs.rip = state.rip;
+    regs.rflags = state.rflags;
     if (outcome.status == emulate::EmulationStatus::inject_exception) {
         if (outcome.vector == emulate::vector::kPageFault) {
             system.cr2 = outcome.fault_address;
@@ -138,10 +151,6 @@ ErrorOr<void> Partition::emulate(uint32_t index, emulate::MmioBus& bus) {
         cpu.inject_exception(outcome.vector, outcome.has_error_code, outcome.error_code);
         return {};
     }
-    for (size_t i = 0; i < 16; ++i)
-        regs.*kGprFields[i] = state.gpr[i];
-    regs.rip = state.rip;
-    regs.rflags = state.rflags;
     if (outcome.single_step) {
         // DR6.BS and a #DB trap after the instruction, as the CPU would have raised.
         cpu.set_debug_status(kDr6SingleStep);
