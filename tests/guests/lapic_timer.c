@@ -126,7 +126,9 @@ static bool check_duration(const char* what, uint64_t elapsed, uint64_t expected
     check_begin(&checks, what);
     print_value("elapsed_us", microseconds(elapsed));
     print_value("expected_us", microseconds(expected));
-    const uint64_t latest = strict ? expected + expected / 10 + ms(1) : expected * 2 + ms(20);
+    /* Strict: 25% + 3 ms. The host is QEMU TCG on a shared machine (CI runs unit tests next to
+     * it), where a vCPU thread can lose its host CPU for milliseconds. */
+    const uint64_t latest = strict ? expected + expected / 4 + ms(3) : expected * 2 + ms(20);
     return check_end(&checks, elapsed * 100 >= expected * 97 && elapsed <= latest);
 }
 
@@ -355,7 +357,7 @@ static void tsc_deadline(void) {
     check_ok(&checks, "armed deadline reads back", armed_reads_back);
     check_begin(&checks, "TSC-deadline fires at the deadline, not before");
     print_value("best_late_us", microseconds(best_late));
-    check_end(&checks, !early && best_late <= ms(2) + ms(1));
+    check_end(&checks, !early && best_late <= ms(5) + ms(3)); /* 25% + 3 ms, as above */
     check_ok(&checks, "deadline MSR reads 0 after firing", reads_zero);
     spin_cycles(ms(30), true);
     check_value("TSC-deadline fires once", "count", fired, fired == 1);

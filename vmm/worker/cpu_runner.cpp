@@ -2,6 +2,7 @@
 
 #include "vmm/arch/x86_64/cpu.hpp"
 #include "vmm/arch/x86_64/preemption_timer.hpp"
+#include "vmm/arch/x86_64/tsc.hpp"
 #include "vmm/core/log.hpp"
 #include "vmm/worker/vm_platform.hpp"
 
@@ -9,6 +10,8 @@ namespace halcyon::worker {
 namespace {
 
 constexpr uint64_t kSliceMicroseconds = 10'000;
+constexpr uint64_t kMaxAdvanceMilliseconds = 5;
+constexpr uint64_t kInitialAdvanceMicroseconds = 500; // learnt from the first wake-ups on
 
 uint64_t min(uint64_t a, uint64_t b) {
     return a < b ? a : b;
@@ -17,7 +20,8 @@ uint64_t min(uint64_t a, uint64_t b) {
 } // namespace
 
 CpuRunner::CpuRunner(uint32_t cpu_index, uint64_t tsc_hz)
-    : cpu_index_(cpu_index), scheduler_(tsc_hz, tsc_hz / 1'000'000 * kSliceMicroseconds) {}
+    : cpu_index_(cpu_index), scheduler_(tsc_hz, tsc_hz / 1'000'000 * kSliceMicroseconds),
+      advance_(tsc_hz / 1'000'000 * kInitialAdvanceMicroseconds) {}
 
 ErrorOr<void> CpuRunner::add(Vm& vm, uint32_t vcpu) {
     sched::GroupParams params;
@@ -39,8 +43,8 @@ ErrorOr<void> CpuRunner::add(Vm& vm, uint32_t vcpu) {
 void CpuRunner::run() {
     for (uint32_t i = 0; i < sched::kMaxEntitiesPerCpu; ++i) {
         if (by_slot_[i].vm != nullptr)
-            log::info("vm %s: vcpu %u runs on cpu%u", by_slot_[i].vm->config.name,
-                      by_slot_[i].vcpu, cpu_index_);
+            log::info("vm %s: vcpu %u runs on cpu%u", by_slot_[i].vm->config.name, by_slot_[i].vcpu,
+                      cpu_index_);
     }
     while (step()) {
     }
@@ -199,12 +203,34 @@ uint64_t CpuRunner::device_deadline() {
 
 // Nothing to run: halt until the timer or a kick. Interrupts are off in the core, so `sti; hlt`
 // cannot miss a kick that arrives after the last check (STI's shadow covers the HLT).
+//
+// Timer advance (as KVM's lapic_timer_advance): waking from HLT takes time the deadline does not
+// account for (on QEMU TCG, milliseconds of host scheduling). The CPU learns that latency and
+// arms its timer that much early, then waits out the rest with the TSC, so a guest's timer
+// interrupt arrives on time. The spin is bounded by the learnt latency (at most kMaxAdvance).
 void CpuRunner::idle(uint64_t wake_at) {
+    const uint64_t max_advance = x86::tsc::frequency_hz() / 1000 * kMaxAdvanceMilliseconds;
     if (wake_at != sched::kNoEvent)
-        (void)x86::preemption_timer::arm(wake_at);
+        (void)x86::preemption_timer::arm(wake_at > advance_ ? wake_at - advance_ : 0);
     if (scheduler_.wake_pending())
         return;
     asm volatile("sti; hlt; cli" ::: "memory");
+    if (wake_at == sched::kNoEvent)
+        return;
+    const uint64_t woke = x86::rdtsc();
+    const uint64_t armed_for = wake_at > advance_ ? wake_at - advance_ : 0;
+    if (woke >= armed_for) {
+        // Woken by the timer (or later): move the advance a quarter of the way towards the
+        // latency just seen, so one outlier does not throw it off.
+        const uint64_t latency = woke - armed_for;
+        const uint64_t target = latency < max_advance ? latency : max_advance;
+        if (target > advance_)
+            advance_ += (target - advance_) / 4;
+        else
+            advance_ -= (advance_ - target) / 4;
+    }
+    while (x86::rdtsc() < wake_at && !scheduler_.wake_pending())
+        asm volatile("pause");
 }
 
 } // namespace halcyon::worker

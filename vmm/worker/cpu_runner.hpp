@@ -47,6 +47,8 @@ private:
     uint32_t assignment_count_ = 0;
     Vm* vms_[config::kMaxVms] = {};
     uint32_t vm_count_ = 0;
+    // How early the idle timer is armed (TSC ticks), learnt from how late HLT wakes up.
+    uint64_t advance_;
 };
 
 } // namespace halcyon::worker
