@@ -92,7 +92,8 @@ struct HostInfo {
 
 // A read from a byte stream addressed by absolute offsets (the host log, a VM console). Older
 // bytes drop out of a ring buffer, so a reader asking for `since` may get data from `first`
-// (> since: bytes were lost) up to `next` (where to continue).
+// (> since: bytes were lost) up to `next` (where to continue). A `since` past the end returns no
+// bytes with first = next = the end (clients use that to find the end).
 struct StreamRead {
     size_t length = 0;  // bytes written to the caller's buffer
     uint64_t first = 0; // offset of the first byte written
