@@ -1,25 +1,17 @@
 #include "vhdx/guid.hpp"
 
+#include "lib/base/hex.hpp"
+
 #include <string.h>
 
 namespace halcyon::vhdx {
 namespace {
 
-int hex_value(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 // Reads `digits` hex digits from text; false on a non-hex character.
 bool read_hex(const char*& text, int digits, uint64_t& out) {
     out = 0;
     for (int i = 0; i < digits; ++i) {
-        int value = hex_value(*text++);
+        int value = hex_digit_value(*text++);
         if (value < 0)
             return false;
         out = out << 4 | static_cast<uint64_t>(value);

@@ -1,6 +1,8 @@
 // Hexadecimal text for keys, nonces, digests and signatures (lowercase out, either case in).
 #pragma once
 
+#include "lib/base/hex.hpp"
+
 #include <span>
 #include <stddef.h>
 #include <stdint.h>
@@ -8,16 +10,7 @@
 
 namespace halcyon::mgmt {
 
-// Value of one hex digit, or -1.
-[[nodiscard]] constexpr int hex_digit_value(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+using halcyon::hex_digit_value; // lib/base/hex.hpp
 
 // Writes 2 * bytes.size() lowercase digits to `out` (which must be that large); returns the
 // text written.
