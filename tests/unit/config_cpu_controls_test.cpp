@@ -1,6 +1,7 @@
 // halcyon.cfg's per-VM processor controls (docs/boot-config.md, docs/scheduler.md): cpu_weight,
 // cpu_reserve and cpu_limit, Hyper-V's relative weight, reserve and limit.
 #include "boot/config/config.hpp"
+#include "tests/unit/config_test_support.hpp"
 
 #include <gtest/gtest.h>
 #include <memory>
@@ -8,22 +9,7 @@
 #include <string_view>
 
 using namespace halcyon::config;
-
-namespace {
-
-struct Parsed {
-    std::unique_ptr<BootConfig> config = std::make_unique<BootConfig>();
-    Diagnostics diagnostics;
-    bool ok = false;
-};
-
-Parsed run(std::string_view text) {
-    Parsed parsed;
-    parsed.ok = parse(text, *parsed.config, parsed.diagnostics);
-    return parsed;
-}
-
-} // namespace
+using namespace halcyon::config::testing;
 
 TEST(ConfigCpuControls, DefaultsAreHyperVs) {
     const Parsed parsed = run("[vm a]\nkernel = k\n");

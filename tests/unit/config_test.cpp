@@ -2,6 +2,7 @@
 // example, and a deterministic fuzz loop (run under ASan/UBSan) showing no input crashes it.
 #include "boot/config/config.hpp"
 #include "boot/config/text.hpp"
+#include "tests/unit/config_test_support.hpp"
 
 #include <cstring>
 #include <fstream>
@@ -12,54 +13,9 @@
 #include <string>
 
 using namespace halcyon::config;
+using namespace halcyon::config::testing;
 
 namespace {
-
-struct Parsed {
-    std::unique_ptr<BootConfig> config = std::make_unique<BootConfig>();
-    Diagnostics diagnostics;
-    bool ok = false;
-
-    [[nodiscard]] std::string messages() const {
-        std::string all;
-        for (uint32_t i = 0; i < diagnostics.count; ++i)
-            all += std::to_string(diagnostics.entries[i].line) + ": " +
-                   diagnostics.entries[i].message + "\n";
-        return all;
-    }
-    // True when some diagnostic on `line` contains `fragment`.
-    [[nodiscard]] bool has(uint32_t line, const char* fragment) const {
-        for (uint32_t i = 0; i < diagnostics.count; ++i) {
-            if (diagnostics.entries[i].line == line &&
-                std::strstr(diagnostics.entries[i].message, fragment))
-                return true;
-        }
-        return false;
-    }
-};
-
-Parsed run(std::string_view text) {
-    Parsed parsed;
-    parsed.ok = parse(text, *parsed.config, parsed.diagnostics);
-    return parsed;
-}
-
-// Expects exactly one diagnostic, on `line`, containing `fragment`.
-void expect_error(std::string_view text, uint32_t line, const char* fragment) {
-    Parsed parsed = run(text);
-    EXPECT_FALSE(parsed.ok) << text;
-    EXPECT_EQ(parsed.diagnostics.count, 1u) << text << "\n" << parsed.messages();
-    EXPECT_TRUE(parsed.has(line, fragment))
-        << "input:\n"
-        << text << "\nwanted line " << line << ": " << fragment << "\ngot:\n"
-        << parsed.messages();
-}
-
-Parsed expect_ok(std::string_view text) {
-    Parsed parsed = run(text);
-    EXPECT_TRUE(parsed.ok) << text << "\n" << parsed.messages();
-    return parsed;
-}
 
 std::string read_file(const std::string& path) {
     std::ifstream file(path, std::ios::binary);

@@ -1,6 +1,7 @@
 // halcyon.cfg's per-VM `test_devices` key (docs/boot-config.md): yes/no, default no, once per VM,
 // only in [vm NAME] sections.
 #include "boot/config/config.hpp"
+#include "tests/unit/config_test_support.hpp"
 
 #include <cstring>
 #include <gtest/gtest.h>
@@ -9,38 +10,9 @@
 #include <string_view>
 
 using namespace halcyon::config;
+using namespace halcyon::config::testing;
 
 namespace {
-
-struct Parsed {
-    std::unique_ptr<BootConfig> config = std::make_unique<BootConfig>();
-    Diagnostics diagnostics;
-    bool ok = false;
-
-    [[nodiscard]] std::string messages() const {
-        std::string all;
-        for (uint32_t i = 0; i < diagnostics.count; ++i)
-            all += std::to_string(diagnostics.entries[i].line) + ": " +
-                   diagnostics.entries[i].message + "\n";
-        return all;
-    }
-};
-
-Parsed run(std::string_view text) {
-    Parsed parsed;
-    parsed.ok = parse(text, *parsed.config, parsed.diagnostics);
-    return parsed;
-}
-
-// Expects exactly one diagnostic, on `line`, containing `fragment`.
-void expect_error(std::string_view text, uint32_t line, const char* fragment) {
-    const Parsed parsed = run(text);
-    EXPECT_FALSE(parsed.ok) << text;
-    ASSERT_EQ(parsed.diagnostics.count, 1u) << text << "\n" << parsed.messages();
-    EXPECT_EQ(parsed.diagnostics.entries[0].line, line) << parsed.messages();
-    EXPECT_NE(std::strstr(parsed.diagnostics.entries[0].message, fragment), nullptr)
-        << "wanted: " << fragment << "\ngot: " << parsed.messages();
-}
 
 TEST(ConfigTestDevices, DefaultsToNo) {
     const Parsed parsed = run("[vm a]\nkernel = k\n");
