@@ -5,12 +5,14 @@
 // faults), and only then anything that reads the hand-off or touches memory management.
 #include "boot/config/config.hpp"
 #include "boot/handoff/handoff.hpp"
+#include "mgmt/net/service.hpp"
 #include "mm/heap_core.hpp"
 #include "vmm/acpi/acpi.hpp"
 #include "vmm/arch/x86_64/backtrace.hpp"
 #include "vmm/arch/x86_64/cpu.hpp"
 #include "vmm/arch/x86_64/percpu.hpp"
 #include "vmm/arch/x86_64/power.hpp"
+#include "vmm/arch/x86_64/preemption_timer.hpp"
 #include "vmm/arch/x86_64/smp.hpp"
 #include "vmm/arch/x86_64/tsc.hpp"
 #include "vmm/core/boot_info.hpp"
@@ -191,6 +193,16 @@ extern "C" [[noreturn]] void kernel_main(uint64_t handoff_physical, uint64_t ent
     log::plain_line("HALCYON READY cpus=%u virt=%s npt=%d", cpus, virt::kind_name(features.kind),
                     features.npt_or_ept ? 1 : 0);
 
+    // The management network (issue #6), in the core until the management partition exists.
+    // It is polled from this CPU: by the VM worker's run loop (vmm/worker/cpu_runner.cpp)
+    // between vCPU turns, and by the idle loop below. Without a NIC the core goes on without it.
+    if (g_config.on_ready == config::OnReady::run) {
+        const mgmt::net::StartOptions net_options{x86::tsc::frequency_hz(), cpus,
+                                                  virt::kind_name(features.kind)};
+        if (auto net = mgmt::net::start(g_config, handoff, frames, net_options); net.is_error())
+            log::warn("management network not started: %s", net.error().message());
+    }
+
     // The VMs of halcyon.cfg, if any, run to completion on this CPU (the VM worker's
     // cooperative scheduler); a configuration without VMs goes on exactly as before.
     if (g_config.vm_count > 0) {
@@ -206,8 +218,19 @@ extern "C" [[noreturn]] void kernel_main(uint64_t handoff_physical, uint64_t ent
         x86::power::acpi_power_off(g_machine);
     }
     // on_ready = run. Nothing takes interrupts yet (no timer, no devices are wired), so the BSP
-    // idles with them disabled; hlt still wakes for NMIs and SMIs, hence the loop.
+    // idles with them disabled; hlt still wakes for NMIs and SMIs, hence the loop. With the
+    // management network up it polls the NIC on a timer instead (its interrupts are not routed
+    // yet).
     log::info("idle");
+    if (mgmt::net::Service* net = mgmt::net::active()) {
+        for (;;) {
+            net->poll(x86::rdtsc());
+            // Sleep until the next poll: the one-shot timer wakes the CPU (the NIC's own
+            // interrupts are not routed yet).
+            (void)x86::preemption_timer::arm(x86::rdtsc() + net->poll_interval_tsc());
+            asm volatile("sti; hlt; cli" ::: "memory");
+        }
+    }
     for (;;)
         x86::halt();
 }

@@ -1,5 +1,6 @@
 #include "vmm/worker/cpu_runner.hpp"
 
+#include "mgmt/net/service.hpp"
 #include "vmm/arch/x86_64/cpu.hpp"
 #include "vmm/arch/x86_64/preemption_timer.hpp"
 #include "vmm/arch/x86_64/tsc.hpp"
@@ -54,13 +55,21 @@ void CpuRunner::run() {
 bool CpuRunner::step() {
     const uint64_t now = x86::rdtsc();
     service_devices(now);
+    // CPU 0 also carries the management network (polled; see mgmt/net/service.hpp).
+    mgmt::net::Service* net = cpu_index_ == 0 ? mgmt::net::active() : nullptr;
+    if (net != nullptr)
+        net->poll(now);
     const sched::Decision decision = scheduler_.pick(now);
     switch (decision.kind) {
     case sched::Decision::Kind::empty:
         return false;
-    case sched::Decision::Kind::idle:
-        idle(min(decision.wake_at, device_deadline()));
+    case sched::Decision::Kind::idle: {
+        uint64_t wake_at = min(decision.wake_at, device_deadline());
+        if (net != nullptr)
+            wake_at = min(wake_at, now + net->poll_interval_tsc());
+        idle(wake_at);
         return true;
+    }
     case sched::Decision::Kind::run:
         break;
     }

@@ -31,6 +31,9 @@
 #define LWIP_IPV6 1
 #define LWIP_IPV6_AUTOCONFIG 1 // SLAAC
 #define LWIP_IPV6_DHCP6 0
+// 64-bit pointers do not fit the 8-byte IPv6 fragment header lwIP reuses for reassembly
+// bookkeeping; copy the header instead (lwIP asserts on the first timer tick otherwise).
+#define IPV6_FRAG_COPYHEADER 1
 #define LWIP_DHCP 1
 #define LWIP_AUTOIP 0
 #define LWIP_ICMP 1

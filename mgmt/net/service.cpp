@@ -1,0 +1,249 @@
+#include "mgmt/net/service.hpp"
+
+#include "drivers/net/virtio_net.hpp"
+#include "drivers/pci/pci.hpp"
+#include "mgmt/net/lwip_cxx.hpp"
+
+#include "lwip/dhcp.h"
+#include "lwip/init.h"
+#include "lwip/ip4_addr.h"
+#include "lwip/netif.h"
+#include "lwip/timeouts.h"
+#include "mgmt/api/arena.hpp"
+#include "mgmt/api/auth.hpp"
+#include "mgmt/api/server.hpp"
+#include "mgmt/net/api_listener.hpp"
+#include "mgmt/net/core_platform.hpp"
+#include "mgmt/net/host_only_vm_host.hpp"
+#include "mgmt/net/lwip_clock.hpp"
+#include "mgmt/net/netif_glue.hpp"
+#include "mm/physical_window.hpp"
+#include "vmm/core/log.hpp"
+
+#include <new>
+
+namespace halcyon::mgmt::net {
+namespace {
+
+constexpr size_t kMaxPciFunctions = 64;
+constexpr uint64_t kServerPollMs = 250;
+
+class FrameFreeMemory final : public FreeMemorySource {
+public:
+    explicit FrameFreeMemory(mm::FrameAllocator& frames) : frames_(frames) {}
+    uint64_t free_bytes() override { return uint64_t(frames_.free_pages()) * mm::kPageSize; }
+
+private:
+    mm::FrameAllocator& frames_;
+};
+
+// Everything the service owns, built in place once (no heap). Storage is static so its
+// footprint shows in the core image; the server's buffers come from frames at start.
+struct State {
+    Service service;
+    pci::PortConfigSpace config_space;
+    CoreDeviceMemory* device_memory = nullptr;
+    drivers::VirtioNet nic;
+    NicNetif netif;
+    ApiListener listener;
+    FrameFreeMemory* free_memory = nullptr;
+    HostOnlyVmHost* host = nullptr;
+    Server* server = nullptr;
+    uint16_t port = 0;
+    uint64_t boot_tsc = 0;
+    uint64_t tsc_hz = 0;
+    int64_t unix_at_start = 0;
+    bool announced = false;
+    bool running = false; // start() completed
+};
+
+alignas(State) uint8_t g_state_storage[sizeof(State)];
+alignas(CoreDeviceMemory) uint8_t g_device_memory_storage[sizeof(CoreDeviceMemory)];
+alignas(FrameFreeMemory) uint8_t g_free_memory_storage[sizeof(FrameFreeMemory)];
+alignas(HostOnlyVmHost) uint8_t g_host_storage[sizeof(HostOnlyVmHost)];
+State* g_state = nullptr;
+
+ServerTime server_time(const State& state, uint64_t now_tsc) {
+    const uint64_t elapsed_ms = tsc_to_ms(now_tsc - state.boot_tsc);
+    return ServerTime{state.unix_at_start + static_cast<int64_t>(elapsed_ms / 1000), elapsed_ms};
+}
+
+void announce(struct netif* netif) {
+    State& state = *g_state;
+    if (state.announced || ip4_addr_isany_val(*netif_ip4_addr(netif)))
+        return;
+    state.announced = true;
+    char address[IP4ADDR_STRLEN_MAX];
+    ip4addr_ntoa_r(netif_ip4_addr(netif), address, sizeof(address));
+    char gateway[IP4ADDR_STRLEN_MAX];
+    ip4addr_ntoa_r(netif_ip4_gw(netif), gateway, sizeof(gateway));
+    const unsigned prefix =
+        static_cast<unsigned>(__builtin_popcount(ip4_addr_get_u32(netif_ip4_netmask(netif))));
+    log::info("management network: %s/%u gateway %s", address, prefix, gateway);
+    log::plain_line("HALCYON MGMT %s:%u", address, static_cast<unsigned>(state.port));
+}
+
+// halcyon.cfg's "bb:dd.f" accepts either case of hex digit.
+bool same_pci_address(const char* ours, const char* configured) {
+    for (size_t i = 0;; ++i) {
+        char c = configured[i];
+        if (c >= 'A' && c <= 'F')
+            c = static_cast<char>(c - 'A' + 'a');
+        if (c != ours[i])
+            return false;
+        if (c == '\0')
+            return true;
+    }
+}
+
+ErrorOr<pci::Function> find_nic(pci::ConfigSpace& config, const config::ManagementNetwork& net) {
+    pci::Function functions[kMaxPciFunctions];
+    const size_t total = pci::enumerate(config, functions);
+    const size_t count = total < kMaxPciFunctions ? total : kMaxPciFunctions;
+    log::info("pci: %zu functions", total);
+    for (size_t i = 0; i < count; ++i) {
+        const pci::Function& f = functions[i];
+        const pci::InterruptCapabilities irq = pci::interrupt_capabilities(config, f.address);
+        log::info("pci %02x:%02x.%u %04x:%04x class %02x.%02x msi=%s msix=%u", f.address.bus,
+                  f.address.device, f.address.function, f.vendor_id, f.device_id, f.class_code,
+                  f.subclass, irq.msi_offset ? "yes" : "no",
+                  irq.msix_offset ? static_cast<unsigned>(irq.msix_table_size) : 0u);
+    }
+    const bool automatic = net.nic[0] == '\0' || __builtin_strcmp(net.nic, "auto") == 0;
+    for (size_t i = 0; i < count; ++i) {
+        const pci::Function& f = functions[i];
+        if (!drivers::is_virtio_net(f))
+            continue;
+        if (!automatic) {
+            char name[16];
+            const char digits[] = "0123456789abcdef";
+            name[0] = digits[f.address.bus >> 4];
+            name[1] = digits[f.address.bus & 15];
+            name[2] = ':';
+            name[3] = digits[f.address.device >> 4];
+            name[4] = digits[f.address.device & 15];
+            name[5] = '.';
+            name[6] = digits[f.address.function & 7];
+            name[7] = '\0';
+            if (!same_pci_address(name, net.nic))
+                continue;
+        }
+        return f;
+    }
+    return Error(ErrorCode::not_found, "no virtio-net management NIC on PCI");
+}
+
+ErrorOr<HostKey> host_key() {
+    // halcyon.cfg has no key setting yet: generate one per boot and show it once.
+    uint8_t entropy[64];
+    if (!gather_entropy(entropy))
+        log::warn("management key: no RDSEED/RDRAND, key from TSC jitter only (weak)");
+    const HostKey key = HostKey::from_entropy(entropy);
+    char hex[64];
+    const std::string_view text = key.to_hex(hex);
+    log::plain_line("HALCYON MGMT KEY %.*s", static_cast<int>(text.size()), text.data());
+    return key;
+}
+
+uint64_t usable_memory(const handoff::Handoff& handoff) {
+    const auto* regions =
+        mm::PhysicalWindow::direct_map().to_virtual<handoff::MemoryRegion>(handoff.memory_map);
+    uint64_t bytes = 0;
+    for (uint32_t i = 0; i < handoff.memory_region_count; ++i) {
+        if (regions[i].type == handoff::MemoryType::usable)
+            bytes += regions[i].page_count * mm::kPageSize;
+    }
+    return bytes;
+}
+
+} // namespace
+
+ErrorOr<Service*> start(const config::BootConfig& config, const handoff::Handoff& handoff,
+                        mm::FrameAllocator& frames, const StartOptions& options) {
+    if (g_state != nullptr)
+        return Error(ErrorCode::already_exists, "management network already started");
+    if (options.tsc_hz < 1000)
+        return Error(ErrorCode::invalid_argument, "management network needs the TSC frequency");
+    if (config.management.mode == config::AddressMode::none)
+        return Error(ErrorCode::not_supported, "management network disabled in halcyon.cfg");
+
+    State* state = new (g_state_storage) State();
+    state->boot_tsc = read_tsc();
+    state->tsc_hz = options.tsc_hz;
+    state->service.tsc_hz_ = options.tsc_hz;
+    state->port = config.management.api_port;
+    set_lwip_clock(options.tsc_hz);
+    state->device_memory = new (g_device_memory_storage) CoreDeviceMemory(frames);
+
+    const pci::Function nic = TRY(find_nic(state->config_space, config.management));
+    TRY(state->nic.start(state->config_space, nic, *state->device_memory, *state->device_memory));
+    const drivers::MacAddress& mac = state->nic.mac();
+    log::info("virtio-net %02x:%02x.%u: mac %02x:%02x:%02x:%02x:%02x:%02x features %#llx link %s "
+              "(polled)",
+              nic.address.bus, nic.address.device, nic.address.function, mac[0], mac[1], mac[2],
+              mac[3], mac[4], mac[5], static_cast<unsigned long long>(state->nic.features()),
+              state->nic.link_up() ? "up" : "down");
+
+    // The API server and its buffers (fixed at start: the footprint never grows).
+    ServerConfig server_config;
+    server_config.max_connections = kMaxApiConnections;
+    const size_t server_bytes = Server::memory_needed(server_config);
+    const drivers::DmaRegion server_memory = TRY(state->device_memory->allocate_dma(server_bytes));
+    static Arena arena(std::span<uint8_t>(server_memory.virt, server_memory.size));
+    const HostKey key = TRY(host_key());
+    HostFacts facts;
+    facts.logical_processors = options.logical_processors;
+    facts.memory_bytes = usable_memory(handoff);
+    facts.virtualization = options.virtualization;
+    facts.tsc_hz = options.tsc_hz;
+    state->free_memory = new (g_free_memory_storage) FrameFreeMemory(frames);
+    state->host = new (g_host_storage) HostOnlyVmHost(facts, *state->free_memory, 0);
+    state->server = TRY(Server::create(arena, server_config, key, *state->host));
+    state->unix_at_start = read_rtc_unix_seconds();
+    log::info("management API: %zu KiB for %u connections, clock %lld (unix)", server_bytes / 1024,
+              server_config.max_connections, static_cast<long long>(state->unix_at_start));
+    g_state = state;
+
+    lwip_init();
+    TRY(state->netif.attach(state->nic));
+    struct netif* netif = &state->netif.netif();
+    netif_set_status_callback(netif, announce);
+    if (config.management.ipv6_slaac) {
+        netif_create_ip6_linklocal_address(netif, 1);
+        netif_set_ip6_autoconfig_enabled(netif, 1);
+    }
+    TRY(state->listener.start(state->port, *state->server));
+    if (config.management.mode == config::AddressMode::static_ipv4) {
+        ip4_addr_t address, mask, gateway;
+        ip4_addr_set_u32(&address, lwip_htonl(config.management.ipv4_address));
+        const uint8_t prefix = config.management.ipv4_prefix_length;
+        ip4_addr_set_u32(&mask, lwip_htonl(prefix == 0 ? 0 : 0xFFFF'FFFFu << (32 - prefix)));
+        ip4_addr_set_u32(&gateway, lwip_htonl(config.management.ipv4_gateway));
+        netif_set_addr(netif, &address, &mask, &gateway);
+        announce(netif);
+    } else if (dhcp_start(netif) != ERR_OK) {
+        return Error(ErrorCode::io, "DHCP could not start");
+    }
+    state->running = true;
+    return &state->service;
+}
+
+Service* active() {
+    return g_state != nullptr && g_state->running ? &g_state->service : nullptr;
+}
+
+void Service::poll(uint64_t now_tsc) {
+    State& state = *g_state;
+    const ServerTime now = server_time(state, now_tsc);
+    state.listener.set_time(now);
+    // Bounded batches so a flood cannot keep the caller (a vCPU's turn) waiting long.
+    for (int i = 0; i < 4 && state.netif.poll() != 0; ++i) {
+    }
+    sys_check_timeouts();
+    if (now.monotonic_ms - last_server_poll_ms_ >= kServerPollMs) {
+        last_server_poll_ms_ = now.monotonic_ms;
+        state.listener.poll(now);
+    }
+}
+
+} // namespace halcyon::mgmt::net

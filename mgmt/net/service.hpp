@@ -1,0 +1,52 @@
+// The management network, running in the core for now (it moves into the management partition
+// later; only core_platform.cpp is specific to the core): finds the management NIC on PCI,
+// starts virtio-net, brings up lwIP with DHCP or the static address of halcyon.cfg's
+// [management] section, and serves the management API on the configured TCP port.
+//
+// Console lines: "HALCYON MGMT KEY <hex>" once when the host key was generated (halcyon.cfg
+// has no key yet), and "HALCYON MGMT <address>:<port>" once, when the IPv4 address is up.
+//
+// Everything is polled from one CPU: call poll() often (every few milliseconds while idle,
+// between vCPU turns otherwise). It never blocks.
+#pragma once
+
+#include "boot/config/config.hpp"
+#include "boot/handoff/handoff.hpp"
+#include "lib/base/error_or.hpp"
+#include "mm/frame_allocator.hpp"
+
+#include <stdint.h>
+
+namespace halcyon::mgmt::net {
+
+struct StartOptions {
+    uint64_t tsc_hz = 0; // calibrated TSC frequency; required
+    uint32_t logical_processors = 0;
+    const char* virtualization = "none"; // "svm", "vmx" or "none", for GET /v1/host
+};
+
+class Service {
+public:
+    // Non-blocking: receive and answer what has arrived, run lwIP's timers, server timeouts.
+    void poll(uint64_t now_tsc);
+
+    // How soon poll() should run again at the latest (TSC ticks): lwIP's timers and TCP
+    // retransmissions want ~10 ms granularity.
+    [[nodiscard]] uint64_t poll_interval_tsc() const { return tsc_hz_ / 100; }
+
+private:
+    friend ErrorOr<Service*> start(const config::BootConfig&, const handoff::Handoff&,
+                                   mm::FrameAllocator&, const StartOptions&);
+    uint64_t tsc_hz_ = 0;
+    uint64_t last_server_poll_ms_ = 0;
+};
+
+// Brings the management network up, or says why not (no NIC, no config). Call once.
+[[nodiscard]] ErrorOr<Service*> start(const config::BootConfig& config,
+                                      const handoff::Handoff& handoff, mm::FrameAllocator& frames,
+                                      const StartOptions& options);
+
+// The started service, or null (not started, or it failed): for the run loops that poll it.
+[[nodiscard]] Service* active();
+
+} // namespace halcyon::mgmt::net

@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""End-to-end test of the management network: boot Halcyon in QEMU with a virtio-net management
+NIC forwarded to a localhost port, wait for `HALCYON MGMT KEY <hex>` and `HALCYON MGMT
+<address>:<port>` on the serial console, then drive the real halctl against it:
+
+  - Get-VMHost -Json with the right key answers (exit 0) with this machine's facts;
+  - Get-VM -Json answers with an empty list (VMs are not wired to the network yet);
+  - New-VM is refused as not supported (HTTP 501 -> exit code 7), not faked;
+  - a wrong key is refused (exit code 2) and the server goes on serving the right one;
+
+twice: with DHCP on the default port (default.cfg), and with a static address and another port
+from a [management] section.
+
+Stdlib only; QEMU is started and reliably stopped by qemu.py (shared with runner.py).
+"""
+import argparse
+import json
+import pathlib
+import re
+import socket
+import subprocess
+import sys
+import time
+
+HERE = pathlib.Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import qemu  # noqa: E402
+
+MGMT_KEY = re.compile(r"^HALCYON MGMT KEY ([0-9a-f]{64})\s*$")
+MGMT_ADDRESS = re.compile(r"^HALCYON MGMT (\d+\.\d+\.\d+\.\d+):(\d+)\s*$")
+# (name, [management] section or None, guest address expected or None for DHCP's, API port)
+SCENARIOS = [
+    ("dhcp", None, None, 8443),  # halcyon.cfg's defaults
+    ("static", "address = 10.0.2.20/24\ngateway = 10.0.2.2\nport = 9080\n", "10.0.2.20", 9080),
+]
+
+
+class Failure(Exception):
+    pass
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_markers(machine, deadline):
+    key = address = None
+    while time.monotonic() < deadline:
+        for line in machine.serial_log.read_text(errors="replace").splitlines():
+            if "CRASH" in line or "PANIC" in line or "HALCYON BOOT FAILED" in line:
+                raise Failure(f"boot failed: {line}")
+            if m := MGMT_KEY.match(line):
+                key = m.group(1)
+            if m := MGMT_ADDRESS.match(line):
+                address = (m.group(1), int(m.group(2)))
+        if key and address:
+            return key, address
+        if machine.exit_status() is not None:
+            raise Failure("QEMU exited before the management network came up")
+        time.sleep(0.5)
+    raise Failure(f"no HALCYON MGMT markers in time (key={key!r}, address={address!r})")
+
+
+def halctl(args, port, key, *command):
+    full = [args.halctl, "--host", f"127.0.0.1:{port}", "--key", key, *command]
+    result = subprocess.run(full, capture_output=True, text=True, timeout=60)
+    print(f"$ {' '.join(full[:3])} --key {key[:8]}... {' '.join(command)} -> {result.returncode}")
+    if result.stdout.strip():
+        print("  stdout: " + result.stdout.strip().replace("\n", "\n          "))
+    if result.stderr.strip():
+        print("  stderr: " + result.stderr.strip().replace("\n", "\n          "))
+    return result
+
+
+def run(args, scenario):
+    name, management, expected_address, api_port_configured = scenario
+    print(f"--- scenario {name}")
+    work = pathlib.Path(args.work) / name
+    work.mkdir(parents=True, exist_ok=True)
+    image = work / "usb.img"
+    config = HERE / "configs" / "default.cfg"
+    if management is not None:
+        config = work / "halcyon.cfg"
+        config.write_text(f"# mgmt_e2e: static management address\n[management]\n{management}")
+    made = subprocess.run([sys.executable, args.make_image, "--loader", args.loader, "--core",
+                           args.core, "--config", str(config), "--cfg-tool", args.cfg_tool,
+                           "--usb", str(image)], capture_output=True, text=True)
+    if made.returncode != 0:
+        raise Failure("could not build the boot image:\n" + made.stdout + made.stderr)
+
+    port = free_port()
+    boot = ["-drive", f"if=none,id=usb,format=raw,snapshot=on,file={image}",
+            "-device", "qemu-xhci", "-device", "usb-storage,drive=usb,bootindex=1",
+            # Modern-only virtio (the driver has no legacy interface); no option ROM so OVMF
+            # does not try to PXE boot from it.
+            "-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{port}-{expected_address or ''}"
+                       f":{api_port_configured}",
+            "-device", "virtio-net-pci,netdev=n0,disable-legacy=on,romfile="]
+    machine = qemu.Qemu(work, 1, 512, boot)
+    started = time.monotonic()
+    machine.start()
+    try:
+        key, (address, api_port) = wait_for_markers(machine, started + args.timeout)
+        print(f"HALCYON MGMT {address}:{api_port} after {time.monotonic() - started:.1f} s")
+        if api_port != api_port_configured:
+            raise Failure(f"server announced port {api_port}, configured {api_port_configured}")
+        if expected_address and address != expected_address:
+            raise Failure(f"server announced {address}, configured {expected_address}")
+
+        host = halctl(args, port, key, "Get-VMHost", "-Json")
+        if host.returncode != 0:
+            raise Failure(f"Get-VMHost failed with exit code {host.returncode}")
+        facts = json.loads(host.stdout)
+        print(f"  parsed: {facts}")
+        if facts.get("logical_processors") != 1:
+            raise Failure("Get-VMHost does not report the machine's 1 logical processor")
+        if not 256 << 20 <= facts.get("memory_bytes", 0) <= 512 << 20:
+            raise Failure("Get-VMHost memory is not plausible for a 512 MiB machine")
+        if not 0 < facts.get("memory_free_bytes", 0) <= facts["memory_bytes"]:
+            raise Failure("Get-VMHost free memory is not plausible")
+
+        vms = halctl(args, port, key, "Get-VM", "-Json")
+        if vms.returncode != 0 or json.loads(vms.stdout) not in ([], {"vms": []}):
+            raise Failure("Get-VM should answer with no VMs")
+
+        new = halctl(args, port, key, "New-VM", "-Name", "e2e", "-MemoryStartupBytes", "64MB",
+                     "-Kernel", "vmlinuz")
+        if new.returncode != 7:
+            raise Failure(f"New-VM should be refused as not supported (exit 7), got {new.returncode}")
+
+        wrong = "0" * 64 if key != "0" * 64 else "1" * 64
+        refused = halctl(args, port, wrong, "Get-VMHost", "-Json")
+        if refused.returncode != 2:
+            raise Failure(f"a wrong key must give exit code 2, got {refused.returncode}")
+
+        again = halctl(args, port, key, "Get-VMHost", "-Json")
+        if again.returncode != 0:
+            raise Failure("the server stopped serving after a refused request")
+    finally:
+        machine.stop()
+    print(f"mgmt_e2e {name}: PASS")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", required=True)
+    parser.add_argument("--loader", required=True)
+    parser.add_argument("--core", required=True)
+    parser.add_argument("--cfg-tool", required=True)
+    parser.add_argument("--make-image", required=True)
+    parser.add_argument("--halctl", required=True)
+    parser.add_argument("--timeout", type=float, default=300)
+    args = parser.parse_args()
+    try:
+        for scenario in SCENARIOS:
+            run(args, scenario)
+    except (Failure, json.JSONDecodeError, subprocess.TimeoutExpired) as error:
+        print(f"mgmt_e2e: FAIL: {error}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
