@@ -66,8 +66,8 @@ inline constexpr size_t kExitReasonCount = static_cast<size_t>(ExitReason::unhan
 
 [[nodiscard]] constexpr const char* exit_reason_name(ExitReason reason) {
     constexpr const char* kNames[kExitReasonCount] = {
-        "cpuid",    "msr_read", "msr_write", "io",    "hlt",     "pause",     "shutdown",
-        "npf",      "host_irq", "irq_window", "hypercall", "retry", "invalid", "unhandled"};
+        "cpuid", "msr_read", "msr_write",  "io",        "hlt",   "pause",   "shutdown",
+        "npf",   "host_irq", "irq_window", "hypercall", "retry", "invalid", "unhandled"};
     return kNames[static_cast<size_t>(reason)];
 }
 
@@ -137,8 +137,14 @@ public:
     [[nodiscard]] virtual uint64_t guest_tsc() const = 0;
     virtual void set_guest_tsc(uint64_t value) = 0;
 
-    // Back to the state after creation (a guest reboot): registers zeroed, no queued event.
+    // Back to the state after creation (a guest reboot): registers zeroed, no queued event,
+    // XCR0 = 1.
     virtual void reset() = 0;
+
+    // The guest's XCR0. Only the guest's XSETBV changes it; the backend validates that and
+    // switches XCR0 around guest entries, since neither VMRUN nor VM entry does. For the CPUID
+    // policy (leaf 0xD EBX).
+    [[nodiscard]] virtual uint64_t guest_xcr0() const = 0;
 
     // The nested tables changed in a way that may leave stale translations (unmap, protect).
     virtual void request_tlb_flush() = 0;

@@ -25,6 +25,7 @@ public:
     void set_guest_tsc(uint64_t value) override { tsc = value; }
     void request_tlb_flush() override {}
     void reset() override {}
+    uint64_t guest_xcr0() const override { return 1; }
 
     GeneralRegisters general{};
     SystemRegisters system{};

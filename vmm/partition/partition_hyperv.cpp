@@ -61,7 +61,11 @@ virt::CpuidRegisters Partition::cpuid(uint32_t index, uint32_t leaf, uint32_t su
     mm::SpinLockGuard guard(hyperv_lock_);
     if (auto synthetic = hyperv().cpuid(leaf))
         return *synthetic;
-    const CpuidContext context{.vcpu_index = index, .vcpu_count = vcpu_count_};
+    const CpuBackend& cpu = *vcpus_[index].backend;
+    const CpuidContext context{.vcpu_index = index,
+                               .vcpu_count = vcpu_count_,
+                               .guest_cr4 = cpu.system_registers().cr4,
+                               .guest_xcr0 = cpu.guest_xcr0()};
     virt::CpuidRegisters result = guest_cpuid(leaf, subleaf, context, host_cpuid);
     hyperv().adjust_cpuid(leaf, result);
     return result;

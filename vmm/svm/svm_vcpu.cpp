@@ -2,7 +2,10 @@
 
 #include "boot/handoff/handoff.hpp"
 #include "vmm/arch/x86_64/cpu.hpp"
+#include "vmm/arch/x86_64/extended_state.hpp"
 #include "vmm/arch/x86_64/percpu.hpp"
+#include "vmm/partition/cpuid_policy.hpp"
+#include "vmm/partition/fpu_state.hpp"
 #include "vmm/partition/object_memory.hpp"
 #include "vmm/svm/exit_codes.hpp"
 #include "vmm/svm/permission_maps.hpp"
@@ -29,6 +32,8 @@ static_assert(offsetof(vmm::GeneralRegisters, r15) == 120);
 constexpr uint64_t kEferSvme = 1ull << 12;
 constexpr uint64_t kRflagsIf = 1ull << 9;
 constexpr uint8_t kVectorInvalidOpcode = 6;
+constexpr uint8_t kVectorGeneralProtection = 13;
+constexpr uint8_t kXsetbvLength = 3; // 0F 01 D1
 
 // MSRs whose guest copies live in the VMCB (VMRUN or VMLOAD/VMSAVE switch them), so the guest
 // may use them directly. Everything else goes through the partition's MSR policy.
@@ -115,6 +120,7 @@ void SvmVcpu::reset() {
 
 void SvmVcpu::configure_controls(const vmm::BackendSetup& setup) {
     setup_ = setup;
+    xcr0_ = vmm::xcr0::kX87; // the value after RESET
     memset(&vmcb(), 0, sizeof(Vmcb));
     std::span<uint8_t> iopm(direct<uint8_t>(iopm_physical_), kIopmBytes);
     std::span<uint8_t> msrpm(direct<uint8_t>(msrpm_physical_), kMsrpmBytes);
@@ -133,12 +139,12 @@ void SvmVcpu::configure_controls(const vmm::BackendSetup& setup) {
                               intercept1::kIoio | intercept1::kMsr | intercept1::kTaskSwitch |
                               intercept1::kShutdown;
     // The guest sees no SVM: every SVM instruction becomes #UD. MONITOR/MWAIT and RDTSCP are
-    // hidden by the CPUID policy, XSETBV too (XCR0 is not switched yet).
+    // hidden by the CPUID policy. XSETBV is emulated: XCR0 is per vCPU (emulate_xsetbv).
     control.intercept_misc2 = intercept2::kVmrun | intercept2::kVmmcall | intercept2::kVmload |
-                              intercept2::kVmsave |
-                              intercept2::kStgi | intercept2::kClgi | intercept2::kSkinit |
-                              intercept2::kRdtscp | intercept2::kMonitor | intercept2::kMwait |
-                              intercept2::kMwaitConditional | intercept2::kXsetbv;
+                              intercept2::kVmsave | intercept2::kStgi | intercept2::kClgi |
+                              intercept2::kSkinit | intercept2::kRdtscp | intercept2::kMonitor |
+                              intercept2::kMwait | intercept2::kMwaitConditional |
+                              intercept2::kXsetbv;
     control.iopm_base_pa = iopm_physical_;
     control.msrpm_base_pa = msrpm_physical_;
     control.guest_asid = hardware_asid(setup.address_space_id);
@@ -278,7 +284,15 @@ ErrorOr<vmm::VcpuExit> SvmVcpu::run() {
     block.state.rsp = registers_.rsp;
     block.state.rip = registers_.rip;
     block.state.rflags = registers_.rflags;
+    // XCR0 is not part of the VMCB: the guest's goes in just before the entry and the host's
+    // back right after the exit, so the guest's XGETBV/XSAVE/AVX see its own value. The core
+    // code in between uses no extended state, so the exact spot does not matter.
+    const uint64_t host_xcr0 = x86::host_xcr0();
+    if (host_xcr0 != 0 && xcr0_ != host_xcr0)
+        x86::xsetbv(0, xcr0_);
     svm_run_guest(vmcb_physical_, &registers_, host_page);
+    if (host_xcr0 != 0)
+        take_back_xcr0(host_xcr0);
     registers_.rax = block.state.rax;
     registers_.rsp = block.state.rsp;
     registers_.rip = block.state.rip;
@@ -347,9 +361,12 @@ vmm::VcpuExit SvmVcpu::decode_exit() {
     case exit_code::kMonitor:
     case exit_code::kMwait:
     case exit_code::kMwaitConditional:
-    case exit_code::kXsetbv:
         // Instructions of features the guest does not have: what hardware without them does.
         inject_exception(kVectorInvalidOpcode, false, 0);
+        exit.reason = vmm::ExitReason::retry;
+        break;
+    case exit_code::kXsetbv:
+        emulate_xsetbv();
         exit.reason = vmm::ExitReason::retry;
         break;
     case exit_code::kInvd:
@@ -384,6 +401,43 @@ vmm::VcpuExit SvmVcpu::decode_exit() {
         break;
     }
     return exit;
+}
+
+void SvmVcpu::take_back_xcr0(uint64_t host_xcr0) {
+    // Read back rather than trust xcr0_: where XSETBV does not exit although intercepted (QEMU's
+    // TCG before 8.1 ignores that intercept), the guest set XCR0 itself, under the CPU's rules
+    // rather than ours. Should that have enabled a component whose state the core does not
+    // switch (only possible on such a CPU, for a guest that ignores CPUID), it is taken away
+    // again: dropping whole components above AVX leaves a value XSETBV accepts.
+    const uint64_t live = x86::xgetbv(0);
+    if (live != host_xcr0)
+        x86::xsetbv(0, host_xcr0);
+    const uint64_t switched = vmm::guest_xcr0_components();
+    xcr0_ = (live & ~switched) == 0 ? live : live & switched;
+}
+
+void SvmVcpu::emulate_xsetbv() {
+    const VmcbState& state = vmcb().state;
+    vmm::XsetbvAttempt attempt;
+    attempt.cr4 = state.cr4;
+    attempt.cpl = state.cpl;
+    attempt.ecx = static_cast<uint32_t>(registers_.rcx);
+    attempt.value = (static_cast<uint64_t>(static_cast<uint32_t>(registers_.rdx)) << 32) |
+                    static_cast<uint32_t>(registers_.rax);
+    // The CPU may already have raised #UD/#GP itself before the intercept (the APM checks
+    // simple exceptions first; QEMU's TCG checks the intercept first): decide all of it here.
+    switch (vmm::check_xsetbv(attempt, vmm::guest_xcr0_components())) {
+    case vmm::XsetbvOutcome::write:
+        xcr0_ = attempt.value;
+        registers_.rip += kXsetbvLength;
+        break;
+    case vmm::XsetbvOutcome::invalid_opcode:
+        inject_exception(kVectorInvalidOpcode, false, 0);
+        break;
+    case vmm::XsetbvOutcome::general_protection:
+        inject_exception(kVectorGeneralProtection, true, 0);
+        break;
+    }
 }
 
 } // namespace halcyon::svm

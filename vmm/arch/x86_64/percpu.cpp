@@ -3,6 +3,7 @@
 #include "mm/heap_core.hpp"
 #include "mm/x86_page_format.hpp"
 #include "vmm/arch/x86_64/cpu.hpp"
+#include "vmm/arch/x86_64/extended_state.hpp"
 #include "vmm/arch/x86_64/interrupts.hpp"
 
 #include <string.h>
@@ -100,6 +101,8 @@ void load_cpu_tables(PerCpu& cpu) {
     // After the segment reloads: loading a null selector into GS may clear its base.
     wrmsr(msr::kGsBase, reinterpret_cast<uint64_t>(&cpu));
     wrmsr(msr::kKernelGsBase, 0);
+    // CR4.OSXSAVE and the host's XCR0: XCR0 is per CPU, so every CPU sets its own.
+    enable_extended_state();
 }
 
 } // namespace halcyon::x86
