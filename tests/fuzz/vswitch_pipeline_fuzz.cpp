@@ -5,6 +5,8 @@
 // Input: a sequence of records [selector][length][bytes...]; selector % 14 picks the ingress port,
 // selector / 14 advances the clock (ms), length (one byte, x6) bounds the frame. Frames for
 // non-trunk ports are batched into bursts; trunk frames go alone so the checker knows their tag.
+// Inputs of odd length run with a (counting) capturing extension attached, so the switch takes
+// its frame-by-frame path; even ones the batched path.
 //
 // Invariants, checked on every delivered frame with a model written from the port settings (not
 // from the switch's own classification): no frame reaches a port outside its VLAN / PVLAN /
@@ -114,6 +116,14 @@ struct Fixture {
         }
     } drop_tracer;
 
+    // A capturing extension that only counts: attached, it makes the switch run each burst's
+    // stages frame by frame (the path extensions get), under the same invariants.
+    struct CountingCapture final : CapturingExtension {
+        uint64_t seen = 0;
+        void on_ingress(const ExtensionContext&, const Frame&) override { ++seen; }
+        void on_egress(const ExtensionContext&, const Frame&) override { ++seen; }
+    } capture;
+
     struct Transmitter final : qos::QosTransmitter {
         Fixture* f;
         uint64_t now = 0;
@@ -127,7 +137,7 @@ struct Fixture {
             std::abort();
     }
 
-    void build() {
+    void build(bool frame_by_frame) {
         // Destroy in dependency order before re-creating (the switch holds hook pointers).
         sw.reset();
         nv.reset();
@@ -252,6 +262,8 @@ struct Fixture {
         check(!nv->set_provider_neighbor(remote, mac(0xA1)).is_error());
         sw->set_nvgre_hook(&*nv);
 
+        if (frame_by_frame)
+            check(!sw->extensions().attach_capturing(capture).is_error());
         checker.fixture = this;
         sw->set_egress_sink(&checker);
         if (trace)
@@ -347,7 +359,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // Storage is allocated once; every component is rebuilt per input so learning, flow and
     // bucket state cannot make a crash unreproducible.
     static Fixture f;
-    f.build();
+    // Odd-sized inputs run with an extension attached (frame by frame), even ones batched.
+    f.build(size % 2 == 1);
 
     uint64_t now = 1'000'000'000;
     Burst burst;

@@ -95,7 +95,7 @@ public:
 
     // The cached results for `key` (whose hash() is `hash`), or null (a miss, or no cache).
     [[nodiscard, gnu::always_inline]] const ClassificationEntry* find(const CacheKey& key,
-                                                                     uint64_t hash) const {
+                                                                      uint64_t hash) const {
         if (entries_.empty())
             return nullptr;
         const uint64_t tag = tag_of(hash);

@@ -58,5 +58,4 @@ namespace halcyon::vswitch::acl {
     return facts;
 }
 
-
 } // namespace halcyon::vswitch::acl

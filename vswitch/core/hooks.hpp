@@ -16,11 +16,12 @@
 // stripped (frame.vlan_id / frame.priority carry them), frame.vsid the frame's virtual subnet (0 if
 // none), frame.ingress_port the port the frame entered on.
 //
-// A burst runs this order stage by stage: every frame of the burst passes one stage before the
-// next stage starts, and per destination port the frames keep their order. So each hook sees the
-// frames of a burst in arrival order, but the calls of different stages (ingress ACL of one frame,
-// egress ACL of an earlier one) are not interleaved frame by frame. With any extension attached
-// the switch runs the stages frame by frame instead, as extensions may observe that order.
+// A burst goes through this order stage by stage (admission and learning, the ingress hooks,
+// forwarding, then egress once per destination port) rather than frame by frame. Each hook sees
+// the burst's frames in arrival order and each port receives them in arrival order, but the calls
+// of different stages (the ingress ACL of a later frame, the egress ACL of an earlier one) are not
+// interleaved frame by frame. With any extension attached the switch runs the stages frame by
+// frame instead, as extensions may observe that order.
 #pragma once
 
 #include "vswitch/packet/drop_reason.hpp"

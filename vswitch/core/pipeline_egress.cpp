@@ -50,8 +50,7 @@ void Switch::egress_burst(PortId destination, Frame** frames, uint32_t count, ui
 }
 
 // Egress extensions and the destination port's ACL. Returns how many frames passed (compacted).
-uint32_t Switch::egress_hooks(PortId destination, Frame** frames, uint32_t count,
-                              uint64_t now_ns) {
+uint32_t Switch::egress_hooks(PortId destination, Frame** frames, uint32_t count, uint64_t now_ns) {
     uint32_t kept = 0;
     if (!extensions_.empty()) {
         for (uint32_t i = 0; i < count; ++i) {
@@ -82,15 +81,16 @@ uint32_t Switch::egress_hooks(PortId destination, Frame** frames, uint32_t count
 // Hands `frame` to the sink or the port's ring, counting it in `tx` if it was taken.
 inline void Switch::output_one(Port& port, PortId destination, Frame* frame,
                                pipeline::TrafficTally& tx, uint64_t now_ns) {
-    // Counted before handing it over: a sink may release the frame at once.
-    const pipeline::TrafficTally before = tx;
-    tx.add(*frame);
+    // Classified before handing it over: a sink may release the frame at once.
+    const pipeline::TrafficTally::Kind kind = pipeline::TrafficTally::kind_of(*frame);
+    const uint32_t length = frame->length;
     const bool taken =
         sink_ != nullptr ? sink_->deliver(destination, frame) : port.output.push(frame);
     if (!taken) {
-        tx = before;
         drop(frame, destination, destination, DropReason::egress_queue_full, now_ns);
+        return;
     }
+    tx.count(kind, length);
 }
 
 void Switch::output(PortId destination, Frame* frame, uint64_t now_ns) {

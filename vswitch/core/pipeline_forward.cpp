@@ -7,6 +7,25 @@
 
 namespace halcyon::vswitch {
 
+// Encapsulated PA traffic goes only to the physical uplink, in the provider VLAN.
+inline void Switch::to_provider(EgressGroups& groups, Frame* frame, PortId ingress, ReachMemo& memo,
+                                uint64_t now_ns) {
+    frame->vsid = 0;
+    if (!memo.valid || memo.vlan != frame->vlan_id) {
+        PortSet candidates = external_ports_;
+        candidates.remove(ingress);
+        memo = {true, frame->vlan_id, 0,
+                reachable_ports(pvlans_, present_configs_, candidates, *frame)};
+    }
+    if (memo.ports.size() == 1) {
+        enqueue(groups, PortSet(memo.ports).pop(), frame, now_ns);
+        return;
+    }
+    flush_egress(groups, now_ns);
+    deliver_to(memo.ports, frame, ingress, now_ns);
+    memo = {}; // deliveries run sinks and hooks
+}
+
 void Switch::dispatch_burst(PortId ingress, Frame** frames, uint32_t count, uint64_t now_ns) {
     count = ingress_hooks(ingress, frames, count, now_ns);
     const PortProfile& profile = ports_[ingress].profile;
@@ -58,14 +77,14 @@ void Switch::dispatch_burst(PortId ingress, Frame** frames, uint32_t count, uint
         // sorts out everything else (its MAC table answer is then the memo's).
         const uint64_t destination = MacAddress::from(frame->data()).to_u64();
         if ((destination >> 40 & 1) == 0 && !groups.full()) {
-            const DomainId domain = frame_domain(pvlans_, *frame);
+            const DomainId domain = domain_of(*frame, ingress);
             if (destination != lookup.mac || domain != lookup.domain)
                 lookup = {domain, destination, mac_table_.lookup(domain, destination, now_ns)};
             const PortId known = lookup.port;
             if (known != ingress) {
                 const PortSet eligible = reach_of(*frame, ingress, reach);
                 // Unknown unicast that can flood to one port only goes there like known unicast.
-                const PortId to = known != kNoPort     ? known
+                const PortId to = known != kNoPort       ? known
                                   : eligible.size() == 1 ? PortSet(eligible).pop()
                                                          : kNoPort;
                 if (to != kNoPort && eligible.contains(to)) {
@@ -117,25 +136,6 @@ uint32_t Switch::ingress_hooks(PortId ingress, Frame** frames, uint32_t count, u
         count = kept;
     }
     return count;
-}
-
-// Encapsulated PA traffic goes only to the physical uplink, in the provider VLAN.
-void Switch::to_provider(EgressGroups& groups, Frame* frame, PortId ingress, ReachMemo& memo,
-                         uint64_t now_ns) {
-    frame->vsid = 0;
-    if (!memo.valid || memo.vlan != frame->vlan_id) {
-        PortSet candidates = external_ports_;
-        candidates.remove(ingress);
-        memo = {true, frame->vlan_id, 0,
-                reachable_ports(pvlans_, present_configs_, candidates, *frame)};
-    }
-    if (memo.ports.size() == 1) {
-        enqueue(groups, PortSet(memo.ports).pop(), frame, now_ns);
-        return;
-    }
-    flush_egress(groups, now_ns);
-    deliver_to(memo.ports, frame, ingress, now_ns);
-    memo = {}; // deliveries run sinks and hooks
 }
 
 // The reach of a frame whose VLAN/VSID differ from its port's untagged class (reach_of()).

@@ -74,8 +74,8 @@ uint32_t Switch::admit_burst(PortId ingress, Frame** frames, uint32_t count, uin
     // traffic. Without them, learning joins the admission loop.
     const bool later_checks = profile.guarded || profile.storm_limited;
     LearnRun learning(mac_table_, ingress, now_ns);
-    count = ingress_checks(port, ingress, frames, count, later_checks ? nullptr : &learning,
-                           now_ns);
+    count =
+        ingress_checks(port, ingress, frames, count, later_checks ? nullptr : &learning, now_ns);
     if (!later_checks)
         return count;
     if (profile.guarded)
@@ -137,7 +137,8 @@ uint32_t Switch::ingress_checks(Port& port, PortId ingress, Frame** frames, uint
             continue;
         }
         if (learning != nullptr)
-            learning->learn(frame_domain(pvlans_, frame), source);
+            learning->learn(tags == 0 ? profile.untagged_domain : frame_domain(pvlans_, frame),
+                            source);
         frames[kept++] = &frame;
     }
     rx.add_to(port.counters.rx);

@@ -13,31 +13,34 @@ namespace halcyon::vswitch::pipeline {
 
 // Traffic counters for a run of frames, kept in registers and added to the port's counters once.
 struct TrafficTally {
+    // What the counters tell apart: too short to have a destination, unicast, multicast,
+    // broadcast.
+    enum Kind : uint32_t { kShort, kUnicast, kMulticast, kBroadcast };
+
     uint64_t packets = 0;
     uint64_t bytes = 0;
-    uint64_t unicast = 0;
-    uint64_t multicast = 0;
-    uint64_t broadcast = 0;
+    uint64_t by_kind[4] = {};
 
-    void add(const Frame& frame) {
-        ++packets;
-        bytes += frame.length;
+    [[nodiscard]] static Kind kind_of(const Frame& frame) {
         if (frame.length < 6)
-            return;
+            return kShort;
         const uint8_t* p = frame.data();
         if ((p[0] & 1) == 0)
-            ++unicast;
-        else if (MacAddress::from(p).is_broadcast())
-            ++broadcast;
-        else
-            ++multicast;
+            return kUnicast;
+        return MacAddress::from(p).is_broadcast() ? kBroadcast : kMulticast;
     }
+    void count(Kind kind, uint32_t length) {
+        ++packets;
+        bytes += length;
+        ++by_kind[kind];
+    }
+    void add(const Frame& frame) { count(kind_of(frame), frame.length); }
     void add_to(TrafficCounters& counters) const {
         counters.packets += packets;
         counters.bytes += bytes;
-        counters.unicast += unicast;
-        counters.multicast += multicast;
-        counters.broadcast += broadcast;
+        counters.unicast += by_kind[kUnicast];
+        counters.multicast += by_kind[kMulticast];
+        counters.broadcast += by_kind[kBroadcast];
     }
 };
 

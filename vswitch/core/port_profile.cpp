@@ -30,6 +30,7 @@ PortProfile make_port_profile(const PvlanRegistry& registry,
         if (configs[id] != nullptr && id != port)
             others.add(id);
     profile.untagged_reach = reachable_ports(registry, configs, others, probe);
+    profile.untagged_domain = frame_domain(registry, probe);
     profile.guarded = config.protection.any_guard();
     profile.storm_limited = config.storm.broadcast_pps != 0 || config.storm.multicast_pps != 0;
     profile.tags_on_egress = config.vsid == 0 && config.vlan.mode == VlanMode::trunk;

@@ -30,6 +30,8 @@ struct PortProfile {
     // The ports (other than this one) that egress_allowed() admits a frame classified as
     // `untagged` with the port's VSID to, i.e. where an untagged frame from here may go.
     PortSet untagged_reach;
+    // frame_domain() of such a frame: where its source is learned and its destination looked up.
+    DomainId untagged_domain = 0;
     bool guarded = false;        // some protection guard is on
     bool storm_limited = false;  // a broadcast or multicast storm limit is set
     bool tags_on_egress = false; // a trunk outside any virtual subnet (egress_tagged() can hold)

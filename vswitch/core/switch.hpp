@@ -60,7 +60,9 @@ public:
     [[nodiscard]] ExtensionChain& extensions() { return extensions_; }
 
     // Switches every frame of `burst`, received on `port`, at time now_ns. Takes ownership of the
-    // frames; the burst is empty afterwards.
+    // frames; the burst is empty afterwards. The result is that of switching the frames one by
+    // one, in order, except that the senders of the whole burst are learned before any of it is
+    // forwarded (see hooks.hpp for the order of the stages).
     void process(PortId port, Burst& burst, uint64_t now_ns);
     // Delivers a frame a QoS scheduler held back (QosAction::queued) to `port`'s output.
     void transmit(PortId port, Frame* frame, uint64_t now_ns);
@@ -126,8 +128,8 @@ private:
                      uint64_t now_ns);
     void forward(EgressGroups& groups, Frame* frame, PortId ingress, LookupMemo& lookup,
                  ReachMemo& reach, uint64_t now_ns);
-    void forward_with_extension(EgressGroups& groups, ForwardingExtension& forwarder,
-                                Frame* frame, PortId ingress, uint64_t now_ns);
+    void forward_with_extension(EgressGroups& groups, ForwardingExtension& forwarder, Frame* frame,
+                                PortId ingress, uint64_t now_ns);
     // Where a frame classified like `frame` may go from `ingress` (not back to it): the port's
     // precomputed reach for its own untagged class, else computed and remembered in `memo` for
     // the next frame of the burst.
@@ -137,8 +139,15 @@ private:
             return port.profile.untagged_reach;
         return reach_of_other(frame, ingress, memo);
     }
-    [[nodiscard]] PortSet reach_of_other(const Frame& frame, PortId ingress,
-                                         ReachMemo& memo) const;
+    [[nodiscard]] PortSet reach_of_other(const Frame& frame, PortId ingress, ReachMemo& memo) const;
+    // frame_domain() of a frame that entered on `ingress`, from the profile when the frame still
+    // has its port's untagged class.
+    [[nodiscard]] DomainId domain_of(const Frame& frame, PortId ingress) const {
+        const Port& port = ports_[ingress];
+        if (frame.vlan_id == port.profile.untagged.vlan && frame.vsid == port.config.vsid)
+            return port.profile.untagged_domain;
+        return frame_domain(pvlans_, frame);
+    }
     void enqueue(EgressGroups& groups, PortId destination, Frame* frame, uint64_t now_ns);
     void flush_egress(EgressGroups& groups, uint64_t now_ns);
     void deliver_to(PortSet destinations, Frame* frame, PortId ingress, uint64_t now_ns);

@@ -245,7 +245,8 @@ NvgreResult NetworkVirtualization::provider_frame(Frame& frame, BurstMemo& memo)
 
     const uint8_t* inner = frame.data() + view.inner_offset;
     ParsedHeaders h;
-    if (!parse_frame_headers(inner, view.inner_length, h))
+    if (!parse_common_ipv4(inner, view.inner_length, h) &&
+        !parse_frame_headers(inner, view.inner_length, h))
         return drop(DropReason::nvgre_malformed);
     // Only unicast IP crosses the provider network: both ends answer ARP from policy, and
     // broadcast is never sent onto it, so anything else is not in policy.

@@ -45,11 +45,20 @@ struct NetAddress {
         return address;
     }
     [[nodiscard]] static constexpr NetAddress from_wire_v4(const uint8_t* p) {
+        if (!std::is_constant_evaluated()) {
+            NetAddress address;
+            __builtin_memcpy(address.bytes.data(), p, 4);
+            return address;
+        }
         return v4(p[0], p[1], p[2], p[3]);
     }
     [[nodiscard]] static constexpr NetAddress from_wire_v6(const uint8_t* p) {
         NetAddress address;
         address.is_ipv6 = true;
+        if (!std::is_constant_evaluated()) {
+            __builtin_memcpy(address.bytes.data(), p, 16);
+            return address;
+        }
         for (int i = 0; i < 16; ++i)
             address.bytes[i] = p[i];
         return address;

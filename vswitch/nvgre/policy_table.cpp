@@ -127,5 +127,4 @@ ErrorOr<void> PolicyTable::remove_record(const RoutingDomainId& domain,
     return {};
 }
 
-
 } // namespace halcyon::vswitch::nvgre

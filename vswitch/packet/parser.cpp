@@ -13,7 +13,7 @@ namespace {
 
 // The L4 header at `offset`, bounded by `end` (the end of the IP datagram).
 [[gnu::always_inline]] inline const char* parse_l4(const uint8_t* p, uint32_t offset, uint32_t end,
-                                          ParsedHeaders& h) {
+                                                   ParsedHeaders& h) {
     const uint32_t available = end - offset;
     const uint8_t* l4 = p + offset;
     h.l4_offset = static_cast<uint16_t>(offset);
@@ -88,8 +88,8 @@ namespace {
     return nullptr;
 }
 
-[[gnu::always_inline]] inline const char* parse_ipv4(const uint8_t* p, uint32_t offset, uint32_t length,
-                                            ParsedHeaders& h) {
+[[gnu::always_inline]] inline const char* parse_ipv4(const uint8_t* p, uint32_t offset,
+                                                     uint32_t length, ParsedHeaders& h) {
     const uint32_t available = length - offset;
     const uint8_t* ip = p + offset;
     if (available < 20)
@@ -189,9 +189,9 @@ namespace {
     return type == ethertype::vlan || type == ethertype::qinq || type == ethertype::qinq_legacy;
 }
 
-[[gnu::always_inline]] inline const char* parse(const uint8_t* p, uint32_t length, ParsedHeaders& h) {
-    if (parse_common_ipv4(p, length, h)) [[likely]]
-        return nullptr;
+// The layer-by-layer parse of every kind of frame.
+[[gnu::always_inline]] inline const char* parse_layers(const uint8_t* p, uint32_t length,
+                                                       ParsedHeaders& h) {
     h = {};
     // Frames are at most 64 KiB so every offset fits the 16-bit fields.
     if (length > 0xFFFF)
@@ -251,7 +251,21 @@ namespace {
     }
 }
 
+[[gnu::always_inline]] inline const char* parse(const uint8_t* p, uint32_t length,
+                                                ParsedHeaders& h) {
+    if (parse_common_ipv4(p, length, h)) [[likely]]
+        return nullptr;
+    return parse_layers(p, length, h);
+}
+
 } // namespace
+
+ErrorOr<void> parse_headers_layered(std::span<const uint8_t> bytes, ParsedHeaders& h) {
+    const uint32_t length = bytes.size() > 0xFFFF ? 0x10000 : static_cast<uint32_t>(bytes.size());
+    if (const char* failure = parse_layers(bytes.data(), length, h))
+        return Error(ErrorCode::corrupt, failure);
+    return {};
+}
 
 bool parse_frame_headers(const uint8_t* bytes, uint32_t length, ParsedHeaders& out) {
     return parse(bytes, length, out) == nullptr;

@@ -24,6 +24,11 @@ inline constexpr uint32_t kMaxIpv6ExtensionHeaders = 8;
 // without a Frame, e.g. the NVGRE payload).
 [[nodiscard]] ErrorOr<void> parse_headers(std::span<const uint8_t> bytes, ParsedHeaders& out);
 
+// parse_headers() without its shortcut for common frames (parse_common_ipv4() below): every
+// frame layer by layer. Both give the same result; tests compare them.
+[[nodiscard]] ErrorOr<void> parse_headers_layered(std::span<const uint8_t> bytes,
+                                                  ParsedHeaders& out);
+
 // The same two parses for the packet path, which only needs to know whether the frame is
 // malformed: false where the functions above return an error (and the same headers result).
 [[nodiscard]] bool parse_frame_headers(const uint8_t* bytes, uint32_t length, ParsedHeaders& out);
@@ -34,8 +39,7 @@ inline constexpr uint32_t kMaxIpv6ExtensionHeaders = 8;
 // registers and stored once; it is exactly what the layer-by-layer parse (parser.cpp) produces
 // for such a frame. False (nothing written) for anything else, which the general parse handles.
 // Inline so the switch's admission loop parses without a call.
-[[nodiscard]] inline bool parse_common_ipv4(const uint8_t* p, uint32_t length,
-                                                     ParsedHeaders& h) {
+[[nodiscard]] inline bool parse_common_ipv4(const uint8_t* p, uint32_t length, ParsedHeaders& h) {
     constexpr uint32_t l3 = kEthernetHeaderSize;
     constexpr uint32_t l4 = l3 + 20;
     if (length < l4 || length > 0xFFFF || load_be16(p + 12) != ethertype::ipv4 || p[l3] != 0x45)
