@@ -1,21 +1,13 @@
 #include "vswitch/sim/text_formats.hpp"
 
+#include "lib/base/hex.hpp"
+
 #include <arpa/inet.h>
 #include <cstdio>
 
 namespace halcyon::vswitch::sim {
 
 namespace {
-
-[[nodiscard]] int hex_value(char c) {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 [[nodiscard]] bool parse_decimal(std::string_view text, uint32_t max, uint32_t& out) {
     if (text.empty() || text.size() > 10)
@@ -42,8 +34,8 @@ bool parse_mac(std::string_view text, MacAddress& out) {
         return false;
     MacAddress mac;
     for (int i = 0; i < 6; ++i) {
-        const int high = hex_value(text[i * 3]);
-        const int low = hex_value(text[i * 3 + 1]);
+        const int high = hex_digit_value(text[i * 3]);
+        const int low = hex_digit_value(text[i * 3 + 1]);
         if (high < 0 || low < 0 || (i < 5 && text[i * 3 + 2] != separator))
             return false;
         mac.bytes[i] = static_cast<uint8_t>(high << 4 | low);
@@ -147,7 +139,7 @@ bool parse_guid(std::string_view text, nvgre::RoutingDomainId& out) {
                 return false;
             continue;
         }
-        const int value = hex_value(text[i]);
+        const int value = hex_digit_value(text[i]);
         if (value < 0)
             return false;
         uint64_t& word = words[digits / 16];
