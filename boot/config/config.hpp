@@ -56,9 +56,9 @@ struct VmConfig {
     char command_line[kMaxCommandLine] = {};
     uint64_t memory_bytes = 256ULL << 20;
     uint32_t vcpus = 1;
-    uint32_t cpu_weight = 100;         // relative weight, 1..10000
-    uint32_t cpu_reserve_percent = 0;  // of one CPU per vCPU, 0..100
-    uint32_t cpu_limit_percent = 100;  // of one CPU per vCPU, 1..100 (100: no limit)
+    uint32_t cpu_weight = 100;        // relative weight, 1..10000
+    uint32_t cpu_reserve_percent = 0; // of one CPU per vCPU, 0..100
+    uint32_t cpu_limit_percent = 100; // of one CPU per vCPU, 1..100 (100: no limit)
     uint32_t disk_count = 0;
     VmDisk disks[kMaxDisksPerVm];
     // Test-only device models (vmm/worker/testing/, e.g. the MMIO scratch page at 0xFEB00000)

@@ -5,8 +5,8 @@
 #include "vmm/core/boot_info.hpp"
 #include "vmm/core/log.hpp"
 #include "vmm/worker/flat_guest.hpp"
-#include "vmm/worker/partition_writer.hpp"
 #include "vmm/worker/linux/loader.hpp"
+#include "vmm/worker/partition_writer.hpp"
 #include "vmm/worker/vm.hpp"
 #include "vmm/worker/vm_platform.hpp"
 
@@ -60,15 +60,17 @@ ErrorOr<void> Vm::load() {
         PartitionWriter writer(*partition);
         const linux_boot::LinuxImage linux_image{*image, initrd, config.command_line};
         const linux_boot::GuestPlatform guest{config.memory_bytes, config.vcpus};
-        const linux_boot::LinuxEntry entry = TRY(linux_boot::load_linux(writer, linux_image, guest));
+        const linux_boot::LinuxEntry entry =
+            TRY(linux_boot::load_linux(writer, linux_image, guest));
         partition->registers(0) = entry.registers;
         partition->set_system_registers(0, entry.system);
         if (resets == 0)
-            log::info("vm %s: Linux boot protocol %u.%02u, kernel at %#llx, initrd %llu KiB at %#llx",
-                      config.name, entry.layout.protocol >> 8, entry.layout.protocol & 0xFF,
-                      static_cast<unsigned long long>(entry.layout.kernel_address),
-                      static_cast<unsigned long long>(entry.layout.initrd_size >> 10),
-                      static_cast<unsigned long long>(entry.layout.initrd_address));
+            log::info(
+                "vm %s: Linux boot protocol %u.%02u, kernel at %#llx, initrd %llu KiB at %#llx",
+                config.name, entry.layout.protocol >> 8, entry.layout.protocol & 0xFF,
+                static_cast<unsigned long long>(entry.layout.kernel_address),
+                static_cast<unsigned long long>(entry.layout.initrd_size >> 10),
+                static_cast<unsigned long long>(entry.layout.initrd_address));
     } else {
         TRY(load_flat_guest(*partition, *image));
     }

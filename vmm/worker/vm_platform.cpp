@@ -24,9 +24,9 @@ uint64_t min(uint64_t a, uint64_t b) {
 VmPlatform::VmPlatform(Vm& vm, uint64_t now)
     : vm_(vm), io_apic_(static_cast<uint8_t>(vm.config.vcpus), *this),
       pit_(x86::tsc::frequency_hz(), now, io_apic_.line(platform::kPitGsi)),
-      rtc_(x86::tsc::frequency_hz(), now, kEpochSeconds + static_cast<int64_t>(
-                                                              (now - x86::tsc::entry_tsc()) /
-                                                              x86::tsc::frequency_hz())),
+      rtc_(x86::tsc::frequency_hz(), now,
+           kEpochSeconds +
+               static_cast<int64_t>((now - x86::tsc::entry_tsc()) / x86::tsc::frequency_hz())),
       acpi_(x86::tsc::frequency_hz(), now, io_apic_.line(platform::kSciGsi)),
       uart_(platform::kCom1Base, vm.config.name, vm.console, &io_apic_.line(platform::kCom1Gsi)),
       scratch_enabled_(vm.config.test_devices) {}
@@ -38,7 +38,8 @@ ErrorOr<VmPlatform*> VmPlatform::create(Vm& vm) {
     auto* platform = new (memory) VmPlatform(vm, x86::rdtsc());
     auto claimed = vm.partition->add_mmio_region(platform::kIoApicBase, platform::kIoApicSize);
     if (!claimed.is_error() && platform->scratch_enabled_)
-        claimed = vm.partition->add_mmio_region(testing::MmioScratchPage::kBase, testing::MmioScratchPage::kSize);
+        claimed = vm.partition->add_mmio_region(testing::MmioScratchPage::kBase,
+                                                testing::MmioScratchPage::kSize);
     if (claimed.is_error()) {
         delete platform;
         return claimed.release_error();

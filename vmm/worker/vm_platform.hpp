@@ -16,8 +16,8 @@
 #include "vmm/worker/devices/io_apic.hpp"
 #include "vmm/worker/devices/pic8259.hpp"
 #include "vmm/worker/devices/pit8254.hpp"
-#include "vmm/worker/testing/mmio_scratch_page.hpp"
 #include "vmm/worker/devices/uart16550.hpp"
+#include "vmm/worker/testing/mmio_scratch_page.hpp"
 
 #include <stdint.h>
 

@@ -66,9 +66,10 @@ void run_on_cpus(Vm** vms, uint32_t vm_count) {
     for (uint32_t v = 0; v < vm_count; ++v) {
         for (uint32_t index = 0; index < vms[v]->partition->vcpu_count(); ++index) {
             CpuRunner* runner = runners[next++ % cpus];
-            auto added = runner != nullptr ? runner->add(*vms[v], index)
-                                           : ErrorOr<void>(Error(ErrorCode::out_of_memory,
-                                                                 "no run queue for its vCPUs"));
+            auto added =
+                runner != nullptr
+                    ? runner->add(*vms[v], index)
+                    : ErrorOr<void>(Error(ErrorCode::out_of_memory, "no run queue for its vCPUs"));
             if (added.is_error()) {
                 mm::SpinLockGuard guard(vms[v]->lock);
                 vms[v]->stop(added.error().message());
