@@ -58,15 +58,16 @@ hyperv::HypervPartition& Partition::hyperv() {
 }
 
 virt::CpuidRegisters Partition::cpuid(uint32_t index, uint32_t leaf, uint32_t subleaf) {
-    mm::SpinLockGuard guard(hyperv_lock_);
-    if (auto synthetic = hyperv().cpuid(leaf))
-        return *synthetic;
+    // The host CPUID and the policy run unlocked: only the Hyper-V state is shared.
     const CpuBackend& cpu = *vcpus_[index].backend;
     const CpuidContext context{.vcpu_index = index,
                                .vcpu_count = vcpu_count_,
                                .guest_cr4 = cpu.system_registers().cr4,
                                .guest_xcr0 = cpu.guest_xcr0()};
     virt::CpuidRegisters result = guest_cpuid(leaf, subleaf, context, host_cpuid);
+    mm::SpinLockGuard guard(hyperv_lock_);
+    if (auto synthetic = hyperv().cpuid(leaf))
+        return *synthetic;
     hyperv().adjust_cpuid(leaf, result);
     return result;
 }

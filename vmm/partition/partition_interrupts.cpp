@@ -27,9 +27,26 @@ void Partition::flush(Outbox& outbox) {
 }
 
 void Partition::deliver_interrupt(const lapic::Ipi& message) {
-    // Routing compares the addressed APICs (lowest priority even their priorities), so all of
-    // them are locked, always in index order: nobody holds an APIC lock while taking another
-    // one except here, so this cannot deadlock.
+    // The common message (device interrupts, Linux's IPIs) names one APIC by its physical ID,
+    // which is the vCPU index: only that APIC is locked. (Broadcast IDs are >= the vCPU count.)
+    if (!message.logical && message.shorthand == lapic::Ipi::none &&
+        message.mode != lapic::DeliveryMode::lowest_priority && message.destination < vcpu_count_) {
+        const uint32_t index = message.destination;
+        bool delivered = false;
+        {
+            mm::SpinLockGuard guard(vcpus_[index].lapic_lock);
+            if (vcpus_[index].lapic->matches(message.destination, false)) {
+                vcpus_[index].lapic->deliver(message);
+                delivered = true;
+            }
+        }
+        if (delivered && observer_ != nullptr)
+            observer_->vcpu_has_work(index);
+        return;
+    }
+    // Otherwise routing compares the addressed APICs (lowest priority even their priorities),
+    // so all of them are locked, always in index order: nobody holds an APIC lock while taking
+    // another one except here, so this cannot deadlock.
     lapic::VirtualLapic* apics[kMaxVcpusPerPartition];
     lapic::VirtualLapic* targets[kMaxVcpusPerPartition];
     for (uint32_t i = 0; i < vcpu_count_; ++i) {
