@@ -90,6 +90,12 @@ struct MemoryExit {
 struct VcpuExit {
     ExitReason reason = ExitReason::unhandled;
     uint32_t raw_code = 0; // the backend's own exit code, for diagnostics
+    // What the CPU reported about the instruction, when it can (SVM NRIP save and decode
+    // assists; QEMU TCG has neither): the RIP after it (0: unknown, decode it), and for a nested
+    // page fault the bytes it fetched (the emulator then needs no guest page walk to fetch them).
+    uint64_t next_rip = 0;
+    uint8_t instruction_byte_count = 0;
+    uint8_t instruction_bytes[15] = {};
     uint32_t msr = 0;
     uint64_t msr_value = 0;
     IoExit io{};

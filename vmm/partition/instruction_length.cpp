@@ -79,6 +79,11 @@ ErrorOr<uint8_t> Partition::instruction_length(uint32_t index) {
 }
 
 ErrorOr<void> Partition::skip_instruction(uint32_t index) {
+    // With NRIP save the CPU already said where the instruction ends.
+    if (vcpus_[index].exit_next_rip != 0) {
+        registers(index).rip = vcpus_[index].exit_next_rip;
+        return {};
+    }
     const uint8_t length = TRY(instruction_length(index));
     registers(index).rip += length;
     return {};

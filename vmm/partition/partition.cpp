@@ -217,6 +217,9 @@ ErrorOr<Intercept> Partition::run_vcpu(uint32_t index) {
             return halted;
         }
         const VcpuExit exit = TRY(vcpu.backend->run());
+        vcpu.exit_next_rip = exit.next_rip;
+        vcpu.exit_instruction_byte_count = exit.instruction_byte_count;
+        memcpy(vcpu.exit_instruction_bytes, exit.instruction_bytes, exit.instruction_byte_count);
         __atomic_add_fetch(&exit_counts_[static_cast<size_t>(exit.reason)], 1, __ATOMIC_RELAXED);
         Intercept intercept;
         intercept.raw_code = exit.raw_code;

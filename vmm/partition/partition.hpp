@@ -143,6 +143,11 @@ private:
         lapic::VirtualLapic* lapic = nullptr;
         mm::SpinLock lapic_lock; // IPIs and device interrupts arrive from other CPUs
         bool halted = false;     // in HLT until an interrupt it accepts arrives
+        // What the CPU told about the instruction of the last exit (VcpuExit::next_rip and
+        // instruction_bytes), so completing it needs no decode when the hardware can do that.
+        uint64_t exit_next_rip = 0;
+        uint8_t exit_instruction_bytes[15] = {};
+        uint8_t exit_instruction_byte_count = 0;
     };
     class Outbox;
     class LapicMmio;

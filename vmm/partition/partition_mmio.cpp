@@ -132,6 +132,8 @@ ErrorOr<void> Partition::emulate(uint32_t index, emulate::MmioBus& bus) {
     // With RFLAGS.TF the CPU traps after every iteration of a REP string instruction: emulate
     // one iteration per exit so each trap happens where hardware would raise it.
     emulate::EmulatorOptions options;
+    const Vcpu& vcpu = vcpus_[index];
+    options.prefetched_bytes = {vcpu.exit_instruction_bytes, vcpu.exit_instruction_byte_count};
     if ((state.rflags & emulate::rflags::kTrap) != 0)
         options.max_rep_iterations = 1;
     const emulate::EmulationOutcome outcome =

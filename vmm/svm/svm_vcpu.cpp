@@ -310,6 +310,18 @@ vmm::VcpuExit SvmVcpu::decode_exit() {
     vmm::VcpuExit exit;
     // 32-bit comparison on purpose: see exit_codes.hpp.
     exit.raw_code = static_cast<uint32_t>(control.exit_code);
+    const virt::CpuVirtualization* bsp = virt::cpu_state(0);
+    // NRIP save: the next RIP of instruction intercepts (and a hint to decode nothing).
+    if (bsp != nullptr && bsp->features.nrip_save && exit.raw_code != exit_code::kNestedPageFault)
+        exit.next_rip = control.next_rip;
+    // Decode assists: the bytes at RIP of a nested page fault, fetched by the CPU.
+    if (bsp != nullptr && bsp->features.decode_assists &&
+        exit.raw_code == exit_code::kNestedPageFault) {
+        exit.instruction_byte_count =
+            control.guest_instruction_bytes_count > 15 ? 15 : control.guest_instruction_bytes_count;
+        memcpy(exit.instruction_bytes, control.guest_instruction_bytes,
+               exit.instruction_byte_count);
+    }
     switch (exit.raw_code) {
     case exit_code::kCpuid:
         exit.reason = vmm::ExitReason::cpuid;
