@@ -4,9 +4,9 @@
 #include "vmm/arch/x86_64/tsc.hpp"
 #include "vmm/core/log.hpp"
 #include "vmm/partition/cpuid_policy.hpp"
+#include "vmm/partition/backend_factory.hpp"
 #include "vmm/partition/msr_policy.hpp"
 #include "vmm/partition/object_memory.hpp"
-#include "vmm/svm/svm_vcpu.hpp"
 
 #include <new>
 #include <string.h>
@@ -137,7 +137,7 @@ ErrorOr<uint32_t> Partition::create_vcpu(bool running) {
     if (apic_memory == nullptr)
         return Error(ErrorCode::out_of_memory, "no memory for a virtual local APIC");
     const BackendSetup setup{.nested_root = npt_.root(), .address_space_id = address_space_id_};
-    auto backend = svm::SvmVcpu::create(*frames_, setup);
+    auto backend = create_cpu_backend(*frames_, setup);
     if (backend.is_error()) {
         free_object(apic_memory);
         return backend.release_error();
