@@ -38,7 +38,8 @@ namespace {
 
 constexpr uint64_t kBootStackSize = 64 * 1024;
 constexpr uint64_t k1GiB = 1ull << 30;
-constexpr uint32_t kMaxModules = 2 + 2 * config::kMaxVms; // cfg, core, kernel + initrd per VM
+// cfg, core, and per VM its kernel, initrd and disk images.
+constexpr uint32_t kMaxModules = 2 + (2 + config::kMaxDisksPerVm) * config::kMaxVms;
 
 // Everything efi_main keeps; file sources live here so their lifetime is the loader's.
 struct LoaderState {
@@ -178,6 +179,9 @@ extern "C" efi::Status efi_main(efi::Handle image, efi::SystemTable* system_tabl
             (void)load_module_or_fail(state, vm.kernel);
         if (vm.initrd[0] != '\0')
             (void)load_module_or_fail(state, vm.initrd);
+        // Disk images live in memory until Halcyon has a datastore on a physical disk.
+        for (uint32_t d = 0; d < vm.disk_count; ++d)
+            (void)load_module_or_fail(state, vm.disks[d].path);
     }
 
     CoreImage core = or_fail(load_core_image(core_elf, core_file), "cannot load halcyon.elf");
