@@ -126,6 +126,13 @@ ErrorOr<volatile uint8_t*> CoreDeviceMemory::map_mmio(uint64_t physical, uint64_
     return reinterpret_cast<volatile uint8_t*>(handoff::kDirectMapBase + physical);
 }
 
+void TscDelay::delay_us(uint32_t microseconds) {
+    const uint64_t start = read_tsc();
+    const uint64_t ticks = ticks_per_us_ * microseconds;
+    while (read_tsc() - start < ticks)
+        asm volatile("pause");
+}
+
 int64_t read_rtc_unix_seconds() {
     RtcFields fields = read_rtc_fields();
     for (int i = 0; i < 5; ++i) {

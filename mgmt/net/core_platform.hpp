@@ -5,6 +5,7 @@
 #pragma once
 
 #include "drivers/net/device_memory.hpp"
+#include "drivers/net/nic.hpp"
 #include "mm/frame_allocator.hpp"
 
 #include <span>
@@ -26,6 +27,16 @@ public:
 
 private:
     mm::FrameAllocator& frames_;
+};
+
+// Busy waiting on the TSC (calibrated frequency), for the drivers' bounded register polls.
+class TscDelay final : public drivers::Delay {
+public:
+    explicit TscDelay(uint64_t tsc_hz) : ticks_per_us_(tsc_hz / 1'000'000 + 1) {}
+    void delay_us(uint32_t microseconds) override;
+
+private:
+    uint64_t ticks_per_us_;
 };
 
 // Seconds since 1970-01-01 UTC from the CMOS RTC (assumed to run in UTC, as QEMU's default

@@ -1,6 +1,7 @@
 #include "mgmt/net/service.hpp"
 
-#include "drivers/net/virtio_net.hpp"
+#include "drivers/net/e1000.hpp"
+#include "drivers/net/nic.hpp"
 #include "drivers/pci/pci.hpp"
 #include "mgmt/net/lwip_cxx.hpp"
 
@@ -43,7 +44,11 @@ struct State {
     Service service;
     pci::PortConfigSpace config_space;
     CoreDeviceMemory* device_memory = nullptr;
-    drivers::VirtioNet nic;
+    TscDelay delay{0};
+    // The management NIC: one of the drivers, chosen at start; `nic` points at it.
+    drivers::VirtioNetNic virtio_net;
+    drivers::E1000 e1000;
+    drivers::Nic* nic = nullptr;
     NicNetif netif;
     ApiListener listener;
     FrameFreeMemory* free_memory = nullptr;
@@ -83,19 +88,6 @@ void announce(struct netif* netif) {
     log::plain_line("HALCYON MGMT %s:%u", address, static_cast<unsigned>(state.port));
 }
 
-// halcyon.cfg's "bb:dd.f" accepts either case of hex digit.
-bool same_pci_address(const char* ours, const char* configured) {
-    for (size_t i = 0;; ++i) {
-        char c = configured[i];
-        if (c >= 'A' && c <= 'F')
-            c = static_cast<char>(c - 'A' + 'a');
-        if (c != ours[i])
-            return false;
-        if (c == '\0')
-            return true;
-    }
-}
-
 ErrorOr<pci::Function> find_nic(pci::ConfigSpace& config, const config::ManagementNetwork& net) {
     pci::Function functions[kMaxPciFunctions];
     const size_t total = pci::enumerate(config, functions);
@@ -109,28 +101,30 @@ ErrorOr<pci::Function> find_nic(pci::ConfigSpace& config, const config::Manageme
                   f.subclass, irq.msi_offset ? "yes" : "no",
                   irq.msix_offset ? static_cast<unsigned>(irq.msix_table_size) : 0u);
     }
-    const bool automatic = net.nic[0] == '\0' || __builtin_strcmp(net.nic, "auto") == 0;
-    for (size_t i = 0; i < count; ++i) {
-        const pci::Function& f = functions[i];
-        if (!drivers::is_virtio_net(f))
-            continue;
-        if (!automatic) {
-            char name[16];
-            const char digits[] = "0123456789abcdef";
-            name[0] = digits[f.address.bus >> 4];
-            name[1] = digits[f.address.bus & 15];
-            name[2] = ':';
-            name[3] = digits[f.address.device >> 4];
-            name[4] = digits[f.address.device & 15];
-            name[5] = '.';
-            name[6] = digits[f.address.function & 7];
-            name[7] = '\0';
-            if (!same_pci_address(name, net.nic))
-                continue;
-        }
-        return f;
+    const size_t chosen = TRY(
+        drivers::choose_management_nic(std::span<const pci::Function>(functions, count), net.nic));
+    return functions[chosen];
+}
+
+// Starts the driver for `function` (a supported kind, as find_nic chose) as the state's NIC.
+ErrorOr<void> start_nic(State& state, const pci::Function& function) {
+    CoreDeviceMemory& memory = *state.device_memory;
+    switch (drivers::nic_kind(function)) {
+    case drivers::NicKind::virtio_net:
+        TRY(state.virtio_net.start(state.config_space, function, memory, memory));
+        log::info("virtio-net: features %#llx",
+                  static_cast<unsigned long long>(state.virtio_net.driver().features()));
+        state.nic = &state.virtio_net;
+        return {};
+    case drivers::NicKind::e1000:
+    case drivers::NicKind::e1000e:
+        TRY(state.e1000.start_pci(state.config_space, function, memory, memory, state.delay));
+        state.nic = &state.e1000;
+        return {};
+    case drivers::NicKind::none:
+        break;
     }
-    return Error(ErrorCode::not_found, "no virtio-net management NIC on PCI");
+    return Error(ErrorCode::not_supported, "no driver for the chosen management NIC");
 }
 
 ErrorOr<HostKey> host_key() {
@@ -174,15 +168,15 @@ ErrorOr<Service*> start(const config::BootConfig& config, const handoff::Handoff
     state->port = config.management.api_port;
     set_lwip_clock(options.tsc_hz);
     state->device_memory = new (g_device_memory_storage) CoreDeviceMemory(frames);
+    state->delay = TscDelay(options.tsc_hz);
 
     const pci::Function nic = TRY(find_nic(state->config_space, config.management));
-    TRY(state->nic.start(state->config_space, nic, *state->device_memory, *state->device_memory));
-    const drivers::MacAddress& mac = state->nic.mac();
-    log::info("virtio-net %02x:%02x.%u: mac %02x:%02x:%02x:%02x:%02x:%02x features %#llx link %s "
-              "(polled)",
-              nic.address.bus, nic.address.device, nic.address.function, mac[0], mac[1], mac[2],
-              mac[3], mac[4], mac[5], static_cast<unsigned long long>(state->nic.features()),
-              state->nic.link_up() ? "up" : "down");
+    TRY(start_nic(*state, nic));
+    const drivers::MacAddress& mac = state->nic->mac();
+    log::info("%s %02x:%02x.%u: mac %02x:%02x:%02x:%02x:%02x:%02x link %s (polled)",
+              state->nic->model(), nic.address.bus, nic.address.device, nic.address.function,
+              mac[0], mac[1], mac[2], mac[3], mac[4], mac[5],
+              state->nic->link_up() ? "up" : "down");
 
     // The API server and its buffers (fixed at start: the footprint never grows).
     ServerConfig server_config;
@@ -205,7 +199,7 @@ ErrorOr<Service*> start(const config::BootConfig& config, const handoff::Handoff
     g_state = state;
 
     lwip_init();
-    TRY(state->netif.attach(state->nic));
+    TRY(state->netif.attach(*state->nic));
     struct netif* netif = &state->netif.netif();
     netif_set_status_callback(netif, announce);
     if (config.management.ipv6_slaac) {

@@ -1,6 +1,7 @@
 // The management network, running in the core for now (it moves into the management partition
-// later; only core_platform.cpp is specific to the core): finds the management NIC on PCI,
-// starts virtio-net, brings up lwIP with DHCP or the static address of halcyon.cfg's
+// later; only core_platform.cpp is specific to the core): finds the management NIC on PCI
+// (halcyon.cfg's `nic`: auto = virtio-net, else e1000e, else e1000; or a PCI address), starts
+// its driver, brings up lwIP with DHCP or the static address of halcyon.cfg's
 // [management] section, and serves the management API on the configured TCP port.
 //
 // Console lines: "HALCYON MGMT KEY <hex>" once when the host key was generated (halcyon.cfg

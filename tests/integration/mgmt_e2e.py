@@ -1,15 +1,19 @@
 #!/usr/bin/env python3
-"""End-to-end test of the management network: boot Halcyon in QEMU with a virtio-net management
-NIC forwarded to a localhost port, wait for `HALCYON MGMT KEY <hex>` and `HALCYON MGMT
-<address>:<port>` on the serial console, then drive the real halctl against it:
+"""End-to-end test of the management network: boot Halcyon in QEMU with a management NIC
+(virtio-net, e1000 or e1000e) forwarded to a localhost port, wait for `HALCYON MGMT KEY <hex>` and
+`HALCYON MGMT <address>:<port>` on the serial console, then drive the real halctl against it:
 
   - Get-VMHost -Json with the right key answers (exit 0) with this machine's facts;
   - Get-VM -Json answers with an empty list (VMs are not wired to the network yet);
   - New-VM is refused as not supported (HTTP 501 -> exit code 7), not faked;
   - a wrong key is refused (exit code 2) and the server goes on serving the right one;
 
-twice: with DHCP on the default port (default.cfg), and with a static address and another port
-from a [management] section.
+with virtio-net: DHCP on the default port (default.cfg), and a static address and another port
+from a [management] section; with an e1000 (82540EM) in slot 5 and a virtio-net in a lower slot:
+DHCP and `nic = 00:05.0`, so the configured address must win over auto's preference for
+virtio-net; with an e1000e (82574L) and an e1000 side by side: DHCP, and `nic = auto` must pick
+the e1000e. Each scenario checks that the driver it expects took the NIC. `--nic` runs only the
+scenarios of one model.
 
 Stdlib only; QEMU is started and reliably stopped by qemu.py (shared with runner.py).
 """
@@ -28,11 +32,19 @@ import qemu  # noqa: E402
 
 MGMT_KEY = re.compile(r"^HALCYON MGMT KEY ([0-9a-f]{64})\s*$")
 MGMT_ADDRESS = re.compile(r"^HALCYON MGMT (\d+\.\d+\.\d+\.\d+):(\d+)\s*$")
-# (name, [management] section or None, guest address expected or None for DHCP's, API port)
+# The service's log line naming the driver that took the management NIC.
+MGMT_NIC = re.compile(r"info: (virtio-net|e1000e|e1000) [0-9a-f]{2}:[0-9a-f]{2}\.[0-7]: mac ")
+# (name, [management] section or None, guest address expected or None for DHCP's, API port,
+#  NIC model forwarded to the host, its PCI slot or None, other NIC models present without a
+#  forward, in lower slots)
 SCENARIOS = [
-    ("dhcp", None, None, 8443),  # halcyon.cfg's defaults
-    ("static", "address = 10.0.2.20/24\ngateway = 10.0.2.2\nport = 9080\n", "10.0.2.20", 9080),
+    ("dhcp", None, None, 8443, "virtio", None, []),  # halcyon.cfg's defaults
+    ("static", "address = 10.0.2.20/24\ngateway = 10.0.2.2\nport = 9080\n", "10.0.2.20", 9080,
+     "virtio", None, []),
+    ("e1000-by-address", "nic = 00:05.0\n", None, 8443, "e1000", 5, ["virtio"]),
+    ("e1000e-auto", None, None, 8443, "e1000e", None, ["e1000"]),  # auto prefers the e1000e
 ]
+DRIVER_OF_MODEL = {"virtio": "virtio-net", "e1000": "e1000", "e1000e": "e1000e"}
 
 
 class Failure(Exception):
@@ -46,7 +58,7 @@ def free_port():
 
 
 def wait_for_markers(machine, deadline):
-    key = address = None
+    key = address = driver = None
     while time.monotonic() < deadline:
         for line in machine.serial_log.read_text(errors="replace").splitlines():
             if "CRASH" in line or "PANIC" in line or "HALCYON BOOT FAILED" in line:
@@ -55,8 +67,10 @@ def wait_for_markers(machine, deadline):
                 key = m.group(1)
             if m := MGMT_ADDRESS.match(line):
                 address = (m.group(1), int(m.group(2)))
+            if m := MGMT_NIC.search(line):
+                driver = m.group(1)
         if key and address:
-            return key, address
+            return key, address, driver
         if machine.exit_status() is not None:
             raise Failure("QEMU exited before the management network came up")
         time.sleep(0.5)
@@ -75,15 +89,16 @@ def halctl(args, port, key, *command):
 
 
 def run(args, scenario):
-    name, management, expected_address, api_port_configured = scenario
-    print(f"--- scenario {name}")
+    name, management, expected_address, api_port_configured, nic, slot, other_nics = scenario
+    print(f"--- scenario {name}: management NIC {nic}" +
+          (f" (also present: {', '.join(other_nics)})" if other_nics else ""))
     work = pathlib.Path(args.work) / name
     work.mkdir(parents=True, exist_ok=True)
     image = work / "usb.img"
     config = HERE / "configs" / "default.cfg"
     if management is not None:
         config = work / "halcyon.cfg"
-        config.write_text(f"# mgmt_e2e: static management address\n[management]\n{management}")
+        config.write_text(f"# mgmt_e2e scenario {name}\n[management]\n{management}")
     made = subprocess.run([sys.executable, args.make_image, "--loader", args.loader, "--core",
                            args.core, "--config", str(config), "--cfg-tool", args.cfg_tool,
                            "--usb", str(image)], capture_output=True, text=True)
@@ -93,17 +108,23 @@ def run(args, scenario):
     port = free_port()
     boot = ["-drive", f"if=none,id=usb,format=raw,snapshot=on,file={image}",
             "-device", "qemu-xhci", "-device", "usb-storage,drive=usb,bootindex=1",
-            # Modern-only virtio (the driver has no legacy interface); no option ROM so OVMF
-            # does not try to PXE boot from it.
             "-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{port}-{expected_address or ''}"
-                       f":{api_port_configured}",
-            "-device", "virtio-net-pci,netdev=n0,disable-legacy=on,romfile="]
+                       f":{api_port_configured}"]
+    # Other NICs first (lower PCI slots): the choice must follow the configured address or the
+    # model preference, never the slot order.
+    for index, other in enumerate(other_nics, start=1):
+        boot += ["-netdev", f"user,id=n{index}", *qemu.nic_args(other, f"n{index}")]
+    boot += qemu.nic_args(nic, "n0", slot)
     machine = qemu.Qemu(work, 1, 512, boot)
     started = time.monotonic()
     machine.start()
     try:
-        key, (address, api_port) = wait_for_markers(machine, started + args.timeout)
-        print(f"HALCYON MGMT {address}:{api_port} after {time.monotonic() - started:.1f} s")
+        key, (address, api_port), driver = wait_for_markers(machine, started + args.timeout)
+        print(f"HALCYON MGMT {address}:{api_port} after {time.monotonic() - started:.1f} s "
+              f"({driver})")
+        if driver != DRIVER_OF_MODEL[nic]:
+            raise Failure(f"the management NIC was taken by {driver!r}, expected "
+                          f"{DRIVER_OF_MODEL[nic]!r}")
         if api_port != api_port_configured:
             raise Failure(f"server announced port {api_port}, configured {api_port_configured}")
         if expected_address and address != expected_address:
@@ -152,10 +173,13 @@ def main():
     parser.add_argument("--make-image", required=True)
     parser.add_argument("--halctl", required=True)
     parser.add_argument("--timeout", type=float, default=300)
+    parser.add_argument("--nic", choices=sorted(qemu.NIC_MODELS),
+                        help="run only the scenarios whose management NIC is this model")
     args = parser.parse_args()
     try:
         for scenario in SCENARIOS:
-            run(args, scenario)
+            if args.nic is None or scenario[4] == args.nic:
+                run(args, scenario)
     except (Failure, json.JSONDecodeError, subprocess.TimeoutExpired) as error:
         print(f"mgmt_e2e: FAIL: {error}")
         return 1

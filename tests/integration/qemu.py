@@ -170,3 +170,20 @@ class Qemu:
             self.qmp.close()
         if getattr(self, "_stderr", None):
             self._stderr.close()
+
+
+# Management NIC models Halcyon drives (drivers/net), as QEMU -device strings. Modern-only virtio
+# (the driver has no legacy interface); no option ROMs, so OVMF does not try to PXE boot from
+# the NIC.
+NIC_MODELS = {
+    "virtio": "virtio-net-pci,disable-legacy=on,romfile=",
+    "e1000": "e1000,romfile=",
+    "e1000e": "e1000e,romfile=",
+}
+
+
+def nic_args(model, netdev, slot=None):
+    """QEMU arguments for a management NIC of `model` (a NIC_MODELS key) on `netdev`, in PCI
+    slot `slot` of bus 0 when given (else QEMU picks the next free one)."""
+    where = f",addr={slot:#x}" if slot is not None else ""
+    return ["-device", f"{NIC_MODELS[model]},netdev={netdev}{where}"]
