@@ -64,6 +64,9 @@ struct VmConfig {
     // Test-only device models (vmm/worker/testing/, e.g. the MMIO scratch page at 0xFEB00000)
     // that the test guests use to exercise Halcyon's emulation; never in a production VM.
     bool test_devices = false;
+    // The Hyper-V synthetic bus: the VMBus ACPI device in a Linux VM's DSDT and the VMBus host
+    // (SynIC connections, offers, storvsp for the disks, integration services).
+    bool vmbus = false;
     uint32_t first_line = 0; // line of its [vm NAME] header, for later diagnostics
 };
 

@@ -366,6 +366,13 @@ void disk(Parser& p, const Value& v) {
     entry.read_only = read_only;
 }
 
+void vmbus(Parser& p, const Value& v) {
+    static constexpr const char* kNames[] = {"no", "yes"};
+    size_t index;
+    if (choose(p, v, "vmbus", kNames, 2, "yes or no", index))
+        p.vm->vmbus = index == 1;
+}
+
 void test_devices(Parser& p, const Value& v) {
     static constexpr const char* kNames[] = {"no", "yes"};
     size_t index;
@@ -398,6 +405,7 @@ constexpr KeySpec kVmKeys[] = {
     {"cpu_limit", cpu_limit, false},
     {"disk", disk, true},
     {"test_devices", test_devices, false},
+    {"vmbus", vmbus, false},
 };
 static_assert(count_of(kGlobalKeys) <= kMaxKeysPerSection);
 static_assert(count_of(kManagementKeys) <= kMaxKeysPerSection);

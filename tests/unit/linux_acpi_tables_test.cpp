@@ -1,13 +1,17 @@
 // The guest's ACPI tables (vmm/worker/linux/acpi_tables.hpp), read back with the core's own
 // ACPI parser (vmm/acpi): a round trip through the code that reads firmware tables on real
-// machines, plus the fields that parser does not look at, checked in the raw bytes.
+// machines, plus the fields that parser does not look at (the VMBus device in the DSDT among
+// them), checked in the raw bytes.
 #include "vmm/acpi/acpi.hpp"
 #include "vmm/acpi/tables.hpp"
 #include "vmm/worker/linux/acpi_tables.hpp"
 #include "vmm/worker/linux/testing/buffer_guest_memory.hpp"
 
+#include <algorithm>
 #include <gtest/gtest.h>
 #include <memory>
+#include <string>
+#include <vector>
 
 namespace halcyon::worker::linux_boot {
 namespace {
@@ -20,9 +24,9 @@ struct Loaded {
     std::unique_ptr<acpi::Machine> machine = std::make_unique<acpi::Machine>();
 };
 
-std::unique_ptr<Loaded> load(uint32_t vcpus) {
+std::unique_ptr<Loaded> load(uint32_t vcpus, bool vmbus = false) {
     auto loaded = std::make_unique<Loaded>();
-    auto tables = write_acpi_tables(loaded->memory, vcpus);
+    auto tables = write_acpi_tables(loaded->memory, AcpiPlatform{vcpus, vmbus});
     EXPECT_FALSE(tables.is_error()) << tables.error().message();
     if (tables.is_error())
         return loaded;
@@ -145,10 +149,67 @@ TEST(LinuxAcpiTables, MadtHasALocalApicNmiForLint1OfAllProcessors) {
     EXPECT_EQ(nmi + 6, loaded->tables.madt + madt.header.length);
 }
 
+// The DSDT's AML (header excluded), after checking the header's length and checksum.
+std::vector<uint8_t> dsdt_aml(const Loaded& loaded) {
+    const auto header = loaded.memory.load<acpi::SdtHeader>(loaded.tables.dsdt);
+    EXPECT_EQ(std::string(header.signature, 4), "DSDT");
+    EXPECT_LE(loaded.tables.dsdt + header.length, loaded.tables.madt);
+    auto table = loaded.memory.read(loaded.tables.dsdt, header.length).value();
+    EXPECT_EQ(acpi::checksum(table), 0);
+    return {table.begin() + sizeof(acpi::SdtHeader), table.end()};
+}
+
+const std::vector<uint8_t> kS5Aml = {0x08, '_',  'S',  '5',  '_',  0x12, 0x08,
+                                     0x04, 0x0A, 0x05, 0x0A, 0x05, 0x00, 0x00};
+
+TEST(LinuxAcpiTables, DsdtWithoutVmbusHasOnlyS5) {
+    auto loaded = load(2, false);
+    EXPECT_EQ(dsdt_aml(*loaded), kS5Aml);
+    // The old entry point (vCPU count only) writes the same tables.
+    BufferGuestMemory memory(2ull << 20);
+    ASSERT_FALSE(write_acpi_tables(memory, 2).is_error());
+    const auto region = [](const BufferGuestMemory& m) {
+        auto bytes = m.read(kAcpiRegionStart, kAcpiRegionEnd - kAcpiRegionStart).value();
+        return std::vector<uint8_t>(bytes.begin(), bytes.end());
+    };
+    EXPECT_EQ(region(memory), region(loaded->memory));
+}
+
+TEST(LinuxAcpiTables, DsdtWithVmbusDescribesTheDeviceLinuxBindsTo) {
+    for (uint32_t vcpus : {1u, 4u, 254u}) {
+        auto loaded = load(vcpus, true);
+        const std::vector<uint8_t> aml = dsdt_aml(*loaded);
+        ASSERT_GT(aml.size(), kS5Aml.size());
+        EXPECT_TRUE(std::equal(kS5Aml.begin(), kS5Aml.end(), aml.begin()));
+        // Scope (_SB) { Device (VMBS) { ... } }, in the bytes iasl gives for the same ASL
+        // (linux_aml_test.cpp has the whole encoding; here: the parts Linux looks at).
+        const std::vector<uint8_t> device(aml.begin() + kS5Aml.size(), aml.end());
+        ASSERT_EQ(device.size(), 64u);
+        EXPECT_EQ(std::vector<uint8_t>(device.begin(), device.begin() + 9),
+                  std::vector<uint8_t>({0x10, 0x3F, '_', 'S', 'B', '_', 0x5B, 0x82, 0x38}));
+        const std::string text(device.begin(), device.end());
+        EXPECT_NE(text.find(std::string("_HID\x0DVMBus\0", 11)), std::string::npos);
+        EXPECT_NE(text.find(std::string("_UID\0", 5)), std::string::npos);
+        EXPECT_NE(text.find(std::string("_DDN\x0DVMBUS\0", 11)), std::string::npos);
+        // Method (_STA) { Return (0x0F) } and a _CRS that is an (empty) resource template.
+        EXPECT_NE(text.find(std::string("_STA\0\xA4\x0A\x0F", 8)), std::string::npos);
+        EXPECT_NE(text.find(std::string("_CRS\x11\x05\x0A\x02\x79\x00", 10)), std::string::npos);
+
+        // The core's ACPI parser still finds everything, \_S5 included.
+        const acpi::Machine& m = *loaded->machine;
+        EXPECT_EQ(m.cpu_count, vcpus);
+        EXPECT_TRUE(m.s5_valid);
+        EXPECT_EQ(m.s5_sleep_type_a, 5);
+        // Nothing else moves: the MADT starts where it does without VMBus.
+        EXPECT_EQ(loaded->tables.madt, load(vcpus, false)->tables.madt);
+    }
+}
+
 TEST(LinuxAcpiTables, RefusesVcpuCountsTheMadtCannotDescribe) {
     BufferGuestMemory memory(2ull << 20);
     EXPECT_TRUE(write_acpi_tables(memory, 0).is_error());
     EXPECT_TRUE(write_acpi_tables(memory, 255).is_error());
+    EXPECT_TRUE(write_acpi_tables(memory, AcpiPlatform{0, true}).is_error());
     EXPECT_EQ(memory.writes(), 0u);
 }
 

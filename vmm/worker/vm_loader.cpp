@@ -59,7 +59,7 @@ ErrorOr<void> Vm::load() {
         }
         PartitionWriter writer(*partition);
         const linux_boot::LinuxImage linux_image{*image, initrd, config.command_line};
-        const linux_boot::GuestPlatform guest{config.memory_bytes, config.vcpus};
+        const linux_boot::GuestPlatform guest{config.memory_bytes, config.vcpus, config.vmbus};
         const linux_boot::LinuxEntry entry =
             TRY(linux_boot::load_linux(writer, linux_image, guest));
         partition->registers(0) = entry.registers;

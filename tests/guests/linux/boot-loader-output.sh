@@ -5,19 +5,26 @@
 # of firmware/entry.S. The kernel must find our tables (not QEMU's: there are none), reach the
 # initramfs's marker with every vCPU up, and power off through our \_S5 (SLP_TYP 5; QEMU is told
 # that 5 is its S4/off value).
-#   boot-loader-output.sh LINUX_BOOT_INSPECT ENTRY_BIN ASSET_DIR WORKDIR [CPUS]
+# With `vmbus` the DSDT has the VMBus device and the guest runs halcyon.test=vmbus: Linux's ACPI
+# must enumerate \_SB.VMBS as "VMBus" and present (what hv_vmbus binds to); hv_vmbus itself must
+# refuse to load (ENODEV) because QEMU's TCG is no Hyper-V, and the ext4 modules must load.
+#   boot-loader-output.sh LINUX_BOOT_INSPECT ENTRY_BIN ASSET_DIR WORKDIR [CPUS] [vmbus]
 # Exit 77 (a ctest skip) when ASSET_DIR has no vmlinuz/initramfs (build the linux_guest target).
 set -euo pipefail
-inspect="$1" entry="$2" assets="$3" work="$4" cpus="${5:-2}"
+inspect="$1" entry="$2" assets="$3" work="$4" cpus="${5:-2}" variant="${6:-}"
 memory_mib=256
 if [[ ! -f "$assets/vmlinuz" || ! -f "$assets/initramfs.cpio.gz" ]]; then
     echo "no Linux guest in $assets (ninja linux_guest): skipped"
     exit 77
 fi
 rm -rf "$work" && mkdir -p "$work"
+test=poweroff vmbus_option=()
+if [[ "$variant" == vmbus ]]; then
+    test=vmbus vmbus_option=(--vmbus)
+fi
 "$inspect" qemu-image "$assets/vmlinuz" "$assets/initramfs.cpio.gz" --out "$work" \
-    --entry-code "$entry" --memory-mib "$memory_mib" --cpus "$cpus" \
-    --cmdline "console=ttyS0 panic=-1 halcyon.test=poweroff"
+    --entry-code "$entry" --memory-mib "$memory_mib" --cpus "$cpus" "${vmbus_option[@]}" \
+    --cmdline "console=ttyS0 panic=-1 halcyon.test=$test halcyon.wait=30"
 mapfile -t placement <"$work/qemu-args"
 
 status=0
@@ -52,6 +59,13 @@ expect 'ACPI: 1 ACPI AML tables successfully acquired and loaded' "DSDT loaded b
 expect 'ACPI: PM: \(supports S0 S5\)' "\\_S5 found"
 expect '^HALCYON-GUEST: shell up' "initramfs marker"
 expect "^HALCYON-GUEST: cpus $cpus" "user space sees $cpus CPUs"
+if [[ "$variant" == vmbus ]]; then
+    expect '^HALCYON-GUEST: acpi VMBUS:00 hid VMBUS path \\_SB_\.VMBS status 15' \
+        "Linux enumerates \\_SB.VMBS (_HID VMBus, which ACPICA upper-cases; _STA 0x0F)"
+    expect "^HALCYON-GUEST: module hv_vmbus FAILED: .*No such device" \
+        "hv_vmbus refuses to load on a hypervisor that is not Hyper-V"
+    expect '^HALCYON-GUEST: module ext4 loaded' "the initramfs's modules load (ext4)"
+fi
 expect 'ACPI: PM: Preparing to enter system sleep state S5' "ACPI power-off path"
 if [[ $status -ne 0 ]]; then
     echo "FAIL: QEMU did not power off (status $status): PM1a_CNT SLP_TYP=5 never arrived"

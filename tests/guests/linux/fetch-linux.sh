@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Test assets for Linux guests: Debian 12's stock kernel and a busybox initramfs.
 #
-#   tests/guests/linux/fetch-linux.sh OUTDIR
+#   tests/guests/linux/fetch-linux.sh OUTDIR [DISKTEST]
 #
 # writes OUTDIR/vmlinuz (the bzImage of the kernel package linux-image-amd64 depends on) and
-# OUTDIR/initramfs.cpio.gz (busybox-static plus tests/guests/linux/init). Only apt talks to the
-# network (the Debian mirror of this machine's sources.list): the .deb files are fetched with
-# `apt-get download` into a cache next to the Debian source packages of cmake/Deps.cmake
-# (.deps/debs/, override with HALCYON_DEPS_DEBS) and reused from there, so a second run works
-# offline and always yields the same kernel. HALCYON_LINUX_REFRESH=1 asks apt again for the
-# newest kernel package.
+# OUTDIR/initramfs.cpio.gz: busybox-static, tests/guests/linux/init, the kernel modules named in
+# tests/guests/linux/modules.txt with their dependencies (kernel_modules.py, from the same kernel
+# package), the test scripts of tests/guests/linux/scripts/ as /tests/ and, when given, the static
+# program DISKTEST as /bin/halcyon-disktest. Only apt talks to the network (the Debian mirror of
+# this machine's sources.list): the .deb files are fetched with `apt-get download` into a cache
+# next to the Debian source packages of cmake/Deps.cmake (.deps/debs/, override with
+# HALCYON_DEPS_DEBS) and reused from there, so a second run works offline and always yields the
+# same kernel. HALCYON_LINUX_REFRESH=1 asks apt again for the newest kernel package.
 set -euo pipefail
 
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -21,8 +23,9 @@ die() {
     exit 1
 }
 
-[[ $# -eq 1 ]] || die "usage: fetch-linux.sh OUTDIR"
-outdir="$1"
+[[ $# -eq 1 || $# -eq 2 ]] || die "usage: fetch-linux.sh OUTDIR [DISKTEST]"
+outdir="$1" disktest="${2:-}"
+[[ -z "$disktest" || -x "$disktest" ]] || die "$disktest is not an executable"
 for tool in apt-get apt-cache dpkg-deb tar python3; do
     command -v "$tool" >/dev/null || die "$tool is missing (Debian packages apt, dpkg, tar, python3)"
 done
@@ -75,8 +78,18 @@ extract_member() {
 
 extract_member "$kernel_deb" './boot/vmlinuz-*' "$outdir/vmlinuz"
 extract_member "$busybox_deb" './bin/busybox' "$outdir/busybox"
+tree="$outdir/initramfs-tree"
+python3 "$script_dir/kernel_modules.py" --deb "$kernel_deb" --list "$script_dir/modules.txt" \
+    --out "$tree"
+mkdir -p "$tree/tests"
+cp "$script_dir"/scripts/*.sh "$tree/tests/"
+if [[ -n "$disktest" ]]; then
+    mkdir -p "$tree/bin"
+    cp "$disktest" "$tree/bin/halcyon-disktest"
+    chmod 755 "$tree/bin/halcyon-disktest"
+fi
 python3 "$script_dir/mkinitramfs.py" --busybox "$outdir/busybox" --init "$script_dir/init" \
-    --output "$outdir/initramfs.cpio.gz"
-rm -f "$outdir/busybox"
+    --tree "$tree" --output "$outdir/initramfs.cpio.gz"
+rm -rf "$outdir/busybox" "$tree"
 echo "fetch-linux.sh: $(basename "$kernel_deb") -> $outdir/vmlinuz" >&2
 echo "fetch-linux.sh: $(basename "$busybox_deb") -> $outdir/initramfs.cpio.gz" >&2

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Builds the Halcyon Linux test guest's initramfs: a gzip'd cpio archive in the "newc" format
-(the only one the kernel's initramfs unpacker reads) holding busybox, /init and the directories
-and device nodes the guest needs before it mounts devtmpfs. Standard library only, so neither
-the cpio package nor root privileges (for mknod) are needed; the output is byte-for-byte
-reproducible (fixed mtime, owner root)."""
+(the only one the kernel's initramfs unpacker reads) holding busybox, /init, the directories
+and device nodes the guest needs before it mounts devtmpfs and, with --tree, a directory of
+further files (kernel modules from kernel_modules.py, the halcyon-disktest program). Standard
+library only, so neither the cpio package nor root privileges (for mknod) are needed; the output
+is byte-for-byte reproducible (fixed mtime, owner root, files in sorted order)."""
 
 import argparse
 import gzip
@@ -50,9 +51,21 @@ class CpioWriter:
         return bytes(self.data)
 
 
-def build(busybox, init):
+def tree_entries(root):
+    """(archive name, path, is directory) for everything under `root`, parents first, sorted."""
+    for directory, subdirectories, files in os.walk(root):
+        subdirectories.sort()
+        relative = os.path.relpath(directory, root)
+        for name, is_directory in [(d, True) for d in subdirectories] + \
+                [(f, False) for f in sorted(files)]:
+            archive_name = os.path.normpath(os.path.join(relative, name))
+            yield archive_name, os.path.join(directory, name), is_directory
+
+
+def build(busybox, init, tree=None):
     cpio = CpioWriter()
-    for directory in ("bin", "dev", "proc", "sys", "tmp", "root"):
+    directories = ["bin", "dev", "proc", "sys", "tmp", "root", "mnt"]
+    for directory in directories:
         cpio.directory(directory)
     # The kernel opens /dev/console for init's stdin/stdout before init runs, so the node must be
     # in the archive itself (devtmpfs is mounted only later, by init).
@@ -61,6 +74,15 @@ def build(busybox, init):
     cpio.file("bin/busybox", busybox, 0o755)
     cpio.symlink("bin/sh", "busybox")
     cpio.file("init", init, 0o755)
+    if tree:
+        for name, path, is_directory in tree_entries(tree):
+            if is_directory:
+                if name not in directories:  # the kernel creates parents only from entries
+                    cpio.directory(name)
+            else:
+                with open(path, "rb") as f:
+                    # Executables keep their x bits; everything else is read-only data.
+                    cpio.file(name, f.read(), 0o755 if os.access(path, os.X_OK) else 0o644)
     return cpio.finish()
 
 
@@ -68,6 +90,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--busybox", required=True, help="a statically linked busybox binary")
     parser.add_argument("--init", required=True, help="the script that becomes /init")
+    parser.add_argument("--tree", help="a directory whose contents are added at the root")
     parser.add_argument("--output", required=True, help="where to write the .cpio.gz")
     args = parser.parse_args()
     with open(args.busybox, "rb") as f:
@@ -76,7 +99,9 @@ def main():
         init = f.read()
     if not busybox.startswith(b"\x7fELF"):
         sys.exit(f"mkinitramfs.py: {args.busybox} is not an ELF binary")
-    archive = build(busybox, init)
+    if args.tree and not os.path.isdir(args.tree):
+        sys.exit(f"mkinitramfs.py: {args.tree} is not a directory")
+    archive = build(busybox, init, args.tree)
     with open(args.output + ".tmp", "wb") as raw:
         # mtime=0 and no file name in the gzip header: the same inputs give the same bytes.
         with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=9) as out:

@@ -142,10 +142,31 @@ ErrorOr<void> write_fadt(GuestMemoryWriter& memory) {
     return {};
 }
 
-ErrorOr<void> write_dsdt(GuestMemoryWriter& memory) {
-    uint8_t aml_bytes[32];
+// \_SB.VMBS. `_SB` is written without the root prefix: in the DSDT's root scope the two mean the
+// same, and it is the form iasl emits, so a disassemble/recompile round trip gives our bytes.
+ErrorOr<void> write_vmbus_device(AmlWriter& aml) {
+    TRY(aml.open_scope("_SB"));
+    TRY(aml.open_device(kVmbusDeviceName));
+    TRY(aml.name_string("_HID", kVmbusHardwareId));
+    TRY(aml.name_integer("_UID", 0));
+    TRY(aml.name_string("_DDN", kVmbusDosDeviceName));
+    TRY(aml.open_method("_STA", 0));
+    TRY(aml.return_integer(kVmbusDeviceStatus));
+    TRY(aml.close());
+    TRY(aml.name_buffer("_CRS", aml::kEmptyResourceTemplate));
+    TRY(aml.close());
+    TRY(aml.close());
+    return {};
+}
+
+ErrorOr<void> write_dsdt(GuestMemoryWriter& memory, const AcpiPlatform& platform) {
+    uint8_t aml_bytes[kMadtAddress - kDsdtAddress - sizeof(SdtHeader)];
     AmlWriter aml(aml_bytes);
     TRY(aml.name_package("_S5", {kS5SleepType, kS5SleepType, 0, 0}));
+    if (platform.vmbus)
+        TRY(write_vmbus_device(aml));
+    if (!aml.complete())
+        return Error(ErrorCode::invalid_argument, "DSDT AML has an unclosed Scope/Device/Method");
     TableStream<SdtHeader> dsdt(memory, kDsdtAddress, kMadtAddress);
     TRY(dsdt.append(aml.bytes()));
     TRY(dsdt.finish(header("DSDT", kDsdtRevision)));
@@ -186,14 +207,15 @@ ErrorOr<uint64_t> write_madt(GuestMemoryWriter& memory, uint32_t vcpu_count) {
 
 } // namespace
 
-ErrorOr<AcpiTables> write_acpi_tables(GuestMemoryWriter& memory, uint32_t vcpu_count) {
+ErrorOr<AcpiTables> write_acpi_tables(GuestMemoryWriter& memory, const AcpiPlatform& platform) {
+    const uint32_t vcpu_count = platform.vcpu_count;
     if (vcpu_count == 0 || vcpu_count > kMaxAcpiVcpus)
         return Error(ErrorCode::out_of_range, "ACPI tables describe 1 to 254 vCPUs");
     TRY(write_rsdp(memory));
     TRY(write_xsdt(memory));
     TRY(write_facs(memory));
     TRY(write_fadt(memory));
-    TRY(write_dsdt(memory));
+    TRY(write_dsdt(memory, platform));
     const uint64_t end = TRY(write_madt(memory, vcpu_count));
     return AcpiTables{kRsdpAddress, kXsdtAddress, kFacsAddress, kFadtAddress,
                       kDsdtAddress, kMadtAddress, end};

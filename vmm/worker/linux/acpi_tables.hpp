@@ -1,6 +1,7 @@
 // The guest's ACPI tables (ACPI 6.5), written by the loader in place of firmware. They describe
 // the fixed Halcyon guest platform (docs: "Fixed guest platform"): one xAPIC per vCPU, one
-// IOAPIC, the PM1a/PM-timer/reset ports of the fixed hardware, and \_S5 for power-off. The
+// IOAPIC, the PM1a/PM-timer/reset ports of the fixed hardware, \_S5 for power-off and, when
+// the VM has one, the VMBus device (\_SB.VMBS) through which Linux's hv_vmbus finds the bus. The
 // layouts are vmm/acpi/tables.hpp's (the same structures the core's own ACPI parser reads),
 // so a host test can run that parser over what is written here.
 //
@@ -8,7 +9,7 @@
 // RSDP address scans for one):
 //   0xE0000 RSDP (revision 2, XSDT only)   0xE0040 XSDT -> FADT, MADT
 //   0xE00C0 FACS (64-byte aligned)         0xE0100 FADT (revision 6) -> FACS, DSDT
-//   0xE0240 DSDT (\_S5)                    0xE0300 MADT (grows with the vCPU count)
+//   0xE0240 DSDT (\_S5, \_SB.VMBS)         0xE0300 MADT (grows with the vCPU count)
 #pragma once
 
 #include "lib/base/error_or.hpp"
@@ -38,13 +39,39 @@ inline constexpr uint16_t kSciOverrideFlags = 0x000F;   // IRQ9 -> GSI 9, level,
 // xAPIC IDs are 8 bits and 0xFF is the broadcast ID; the IOAPIC takes ID = vCPU count.
 inline constexpr uint32_t kMaxAcpiVcpus = 254;
 
+// What the tables describe beyond the fixed platform.
+struct AcpiPlatform {
+    uint32_t vcpu_count = 1;
+    // The VMBus ACPI device (Hyper-V's synthetic bus). Only for VMs whose VMBus host runs: Linux's
+    // hv_vmbus, finding it, waits for the host's answer to its first message without a timeout.
+    bool vmbus = false;
+};
+
+// The VMBus device as Linux 6.1 (drivers/hv/vmbus_drv.c) binds it. The ACPI IDs it matches are
+// "VMBUS" and "VMBus"; Hyper-V's own firmware and Windows' wvmbus.inf use "VMBus" (ACPICA
+// upper-cases _HID strings, so Linux sees "VMBUS"). Its add() must be able to walk the device's
+// _CRS (a missing _CRS fails the probe); it looks there and in the ancestors' _CRS for MMIO
+// windows, which only virtual PCI and the synthetic framebuffer need. VMBus itself needs no
+// resources on x86 - the host signals through the SynIC, not an interrupt line - so _CRS is empty.
+inline constexpr const char* kVmbusDeviceName = "VMBS"; // \_SB.VMBS
+inline constexpr const char* kVmbusHardwareId = "VMBus";
+inline constexpr const char* kVmbusDosDeviceName = "VMBUS";
+inline constexpr uint32_t kVmbusDeviceStatus = 0x0F; // present, enabled, shown, functioning
+
 struct AcpiTables {
     uint64_t rsdp, xsdt, facs, fadt, dsdt, madt;
     uint64_t end; // first byte after the last table
 };
 
-// Writes every table for `vcpu_count` vCPUs (processor UID = APIC ID = index, vCPU 0 the BSP,
-// IOAPIC ID = vcpu_count) into [kAcpiRegionStart, kAcpiRegionEnd) and returns where each went.
-[[nodiscard]] ErrorOr<AcpiTables> write_acpi_tables(GuestMemoryWriter& memory, uint32_t vcpu_count);
+// Writes every table for `platform.vcpu_count` vCPUs (processor UID = APIC ID = index, vCPU 0
+// the BSP, IOAPIC ID = vcpu_count) into [kAcpiRegionStart, kAcpiRegionEnd) and returns where
+// each went.
+[[nodiscard]] ErrorOr<AcpiTables> write_acpi_tables(GuestMemoryWriter& memory,
+                                                    const AcpiPlatform& platform);
+// The tables of a VM without VMBus.
+[[nodiscard]] inline ErrorOr<AcpiTables> write_acpi_tables(GuestMemoryWriter& memory,
+                                                           uint32_t vcpu_count) {
+    return write_acpi_tables(memory, AcpiPlatform{vcpu_count, false});
+}
 
 } // namespace halcyon::worker::linux_boot

@@ -1,5 +1,7 @@
 #include "vmm/worker/linux/aml.hpp"
 
+#include <string.h>
+
 namespace halcyon::worker::linux_boot {
 namespace {
 
@@ -26,6 +28,19 @@ ErrorOr<void> name_seg(const char* name, char (&seg)[kNameSegBytes]) {
     for (; length < kNameSegBytes; ++length)
         seg[length] = '_';
     return {};
+}
+
+// The length of an AML String's text, or an error for characters ASL strings cannot hold here.
+// AsciiCharList allows 0x01-0x7F; identification strings (_HID, _DDN, ...) are printable.
+ErrorOr<size_t> printable_length(const char* text) {
+    if (text == nullptr)
+        return Error(ErrorCode::invalid_argument, "AML string is null");
+    size_t length = 0;
+    for (; text[length] != '\0'; ++length) {
+        if (text[length] < 0x20 || text[length] > 0x7E)
+            return Error(ErrorCode::invalid_argument, "AML string is not printable ASCII");
+    }
+    return length;
 }
 
 } // namespace
@@ -106,6 +121,18 @@ ErrorOr<void> AmlWriter::package(std::span<const uint64_t> values) {
     return {};
 }
 
+template <typename Body>
+ErrorOr<void> AmlWriter::named(const char* name, size_t body_bytes, Body body) {
+    char seg[kNameSegBytes];
+    TRY(name_seg(name, seg));
+    TRY(reserve(1 + kNameSegBytes + body_bytes));
+    put(aml::kNameOp);
+    for (char c : seg)
+        put(static_cast<uint8_t>(c));
+    body();
+    return {};
+}
+
 ErrorOr<void> AmlWriter::name_package(const char* name, std::span<const uint64_t> values) {
     char seg[kNameSegBytes];
     TRY(name_seg(name, seg));
@@ -119,6 +146,112 @@ ErrorOr<void> AmlWriter::name_package(const char* name, std::span<const uint64_t
         used_ = start; // all or nothing
         return packaged.release_error();
     }
+    return {};
+}
+
+ErrorOr<void> AmlWriter::name_integer(const char* name, uint64_t value) {
+    return named(name, integer_size(value), [&] { put_integer(value); });
+}
+
+ErrorOr<void> AmlWriter::name_string(const char* name, const char* text) {
+    const size_t length = TRY(printable_length(text));
+    return named(name, 1 + length + 1, [&] {
+        put(aml::kStringPrefix);
+        for (size_t i = 0; i < length; ++i)
+            put(static_cast<uint8_t>(text[i]));
+        put(0); // NullChar
+    });
+}
+
+ErrorOr<void> AmlWriter::name_buffer(const char* name, std::span<const uint8_t> bytes) {
+    // DefBuffer := BufferOp PkgLength BufferSize ByteList, BufferSize an integer TermArg.
+    const size_t size_bytes = integer_size(bytes.size());
+    uint8_t length[aml::kMaxPackageLengthBytes];
+    const size_t length_bytes = TRY(encode_package_length(size_bytes + bytes.size(), length));
+    return named(name, 1 + length_bytes + size_bytes + bytes.size(), [&] {
+        put(aml::kBufferOp);
+        for (size_t i = 0; i < length_bytes; ++i)
+            put(length[i]);
+        put_integer(bytes.size());
+        for (uint8_t byte : bytes)
+            put(byte);
+    });
+}
+
+ErrorOr<void> AmlWriter::return_integer(uint64_t value) {
+    TRY(reserve(1 + integer_size(value)));
+    put(aml::kReturnOp);
+    put_integer(value);
+    return {};
+}
+
+ErrorOr<void> AmlWriter::open(std::span<const uint8_t> opcode, bool root,
+                              const char (&seg)[kNameSegBytes],
+                              std::span<const uint8_t> after_name) {
+    if (depth_ == aml::kMaxNesting)
+        return Error(ErrorCode::out_of_range, "AML terms are nested too deeply");
+    TRY(reserve(opcode.size() + 1 + (root ? 1 : 0) + kNameSegBytes + after_name.size()));
+    const size_t start = used_;
+    for (uint8_t byte : opcode)
+        put(byte);
+    const size_t length_at = used_;
+    put(0); // PkgLength placeholder: close() writes it (and widens it if the body needs)
+    if (root)
+        put(aml::kRootChar);
+    for (char c : seg)
+        put(static_cast<uint8_t>(c));
+    for (uint8_t byte : after_name)
+        put(byte);
+    open_[depth_++] = OpenTerm{start, length_at};
+    return {};
+}
+
+ErrorOr<void> AmlWriter::open_scope(const char* name) {
+    const bool root = name != nullptr && name[0] == '\\';
+    char seg[kNameSegBytes];
+    TRY(name_seg(root ? name + 1 : name, seg));
+    const uint8_t opcode[] = {aml::kScopeOp};
+    return open(opcode, root, seg, {});
+}
+
+ErrorOr<void> AmlWriter::open_device(const char* name) {
+    char seg[kNameSegBytes];
+    TRY(name_seg(name, seg));
+    const uint8_t opcode[] = {aml::kExtOpPrefix, aml::kDeviceOp};
+    return open(opcode, false, seg, {});
+}
+
+ErrorOr<void> AmlWriter::open_method(const char* name, uint8_t argument_count, bool serialized) {
+    if (argument_count > aml::kMaxMethodArguments)
+        return Error(ErrorCode::invalid_argument, "AML methods take at most 7 arguments");
+    char seg[kNameSegBytes];
+    TRY(name_seg(name, seg));
+    // MethodFlags: bits 0-2 ArgCount, bit 3 SerializeFlag, bits 4-7 SyncLevel (0).
+    const uint8_t flags[] = {static_cast<uint8_t>(argument_count | (serialized ? 0x08 : 0))};
+    const uint8_t opcode[] = {aml::kMethodOp};
+    return open(opcode, false, seg, flags);
+}
+
+ErrorOr<void> AmlWriter::close() {
+    if (depth_ == 0)
+        return Error(ErrorCode::invalid_argument, "AML close() without an open term");
+    const OpenTerm term = open_[--depth_];
+    const size_t body = used_ - (term.length_at + 1);
+    uint8_t length[aml::kMaxPackageLengthBytes];
+    auto encoded = encode_package_length(body, length);
+    const size_t extra = encoded.is_error() ? 0 : encoded.value() - 1;
+    if (encoded.is_error() || extra > out_.size() - used_) {
+        used_ = term.start; // drop the whole term rather than leave it unterminated
+        if (encoded.is_error())
+            return encoded.release_error();
+        return Error(ErrorCode::out_of_memory, "AML does not fit in its table buffer");
+    }
+    // The placeholder held one byte; a longer PkgLength moves the body up.
+    if (extra != 0)
+        memmove(&out_[term.length_at + 1 + extra], &out_[term.length_at + 1], body);
+    for (size_t i = 0; i < encoded.value(); ++i)
+        out_[term.length_at + i] = length[i];
+    used_ += extra;
     return {};
 }
 

@@ -145,7 +145,8 @@ ErrorOr<LinuxEntry> load_linux(GuestMemoryWriter& memory, const LinuxImage& imag
 
     TRY(memory.write_object(kGdtAddress, kGdt));
     TRY(write_identity_page_tables(memory, kPageTableAddress));
-    const AcpiTables acpi = TRY(write_acpi_tables(memory, platform.vcpu_count));
+    const AcpiTables acpi =
+        TRY(write_acpi_tables(memory, AcpiPlatform{platform.vcpu_count, platform.vmbus}));
     layout.rsdp_address = acpi.rsdp;
     TRY(write_command_line(memory, image.command_line));
     TRY(memory.write(layout.kernel_address, kernel.payload));

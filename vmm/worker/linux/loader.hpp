@@ -48,6 +48,7 @@ struct LinuxImage {
 struct GuestPlatform {
     uint64_t memory_bytes; // RAM from GPA 0
     uint32_t vcpu_count;
+    bool vmbus = false; // the DSDT has the VMBus device (acpi_tables.hpp)
 };
 
 // Where everything went, for logs and tests.

@@ -3,12 +3,13 @@
 // tests (the real Debian kernel; iasl over the ACPI tables) and for debugging a kernel that
 // will not boot.
 //
-//   linux-boot-inspect load KERNEL [INITRD] [--cmdline TEXT] [--memory-mib N] [--cpus N]
+//   linux-boot-inspect load KERNEL [INITRD] [--cmdline TEXT] [--memory-mib N] [--cpus N] [--vmbus]
 //       load, print the layout, the zero page and the entry state, and cross-check them
-//   linux-boot-inspect acpi OUTDIR [--cpus N]
+//   linux-boot-inspect acpi OUTDIR [--cpus N] [--vmbus]
 //       write the ACPI tables as OUTDIR/{rsdp,xsdt,facp,facs,dsdt,apic}.dat (for iasl -d)
 //   linux-boot-inspect qemu-image KERNEL [INITRD] --out DIR --entry-code ENTRY.BIN [options]
 //       load, then write the result as files QEMU boots without firmware (qemu_direct_image.hpp)
+// --vmbus: the VM has a VMBus, so the DSDT describes its ACPI device (acpi_tables.hpp).
 #include "vmm/acpi/acpi.hpp"
 #include "vmm/worker/linux/acpi_tables.hpp"
 #include "vmm/worker/linux/boot_protocol.hpp"
@@ -54,6 +55,7 @@ struct Options {
     std::string command_line = "console=ttyS0";
     uint64_t memory_mib = 256;
     uint32_t cpus = 1;
+    bool vmbus = false;
     std::string out_dir, entry_code;
 };
 
@@ -72,6 +74,8 @@ Options parse(int argc, char** argv) {
             options.out_dir = argv[++i];
         else if (arg == "--entry-code" && has_value)
             options.entry_code = argv[++i];
+        else if (arg == "--vmbus")
+            options.vmbus = true;
         else if (arg.rfind("--", 0) == 0)
             fail("unknown option " + arg);
         else
@@ -97,7 +101,7 @@ Loaded run_loader(const Options& options) {
     loaded.memory = std::make_unique<BufferGuestMemory>(memory_bytes);
     auto entry =
         load_linux(*loaded.memory, LinuxImage{loaded.kernel, loaded.initrd, options.command_line},
-                   GuestPlatform{memory_bytes, options.cpus});
+                   GuestPlatform{memory_bytes, options.cpus, options.vmbus});
     if (entry.is_error())
         fail(std::string("load_linux: ") + entry.error().message());
     loaded.entry = entry.value();
@@ -160,9 +164,9 @@ int load(const Options& options) {
 
 int dump_acpi(const Options& options) {
     if (options.positional.size() != 1)
-        fail("usage: linux-boot-inspect acpi OUTDIR [--cpus N]");
+        fail("usage: linux-boot-inspect acpi OUTDIR [--cpus N] [--vmbus]");
     BufferGuestMemory memory(kAcpiRegionEnd);
-    auto tables = write_acpi_tables(memory, options.cpus);
+    auto tables = write_acpi_tables(memory, AcpiPlatform{options.cpus, options.vmbus});
     if (tables.is_error())
         fail(std::string("write_acpi_tables: ") + tables.error().message());
     const AcpiTables& t = tables.value();
