@@ -79,6 +79,7 @@ public:
         check(count >= 1 && count <= device.offer().max_subchannels, "sub-channel count");
         return {};
     }
+    vmbus::ChannelEndpoint* endpoint(vmbus::ChannelDevice&, uint16_t) override { return nullptr; }
 };
 
 class Reader {

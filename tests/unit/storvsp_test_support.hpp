@@ -143,7 +143,11 @@ public:
         offers.push_back(count);
         return {};
     }
+    vmbus::ChannelEndpoint* endpoint(vmbus::ChannelDevice&, uint16_t subchannel) override {
+        return subchannel < endpoints.size() ? endpoints[subchannel] : nullptr;
+    }
     bool fail = false;
+    std::vector<vmbus::ChannelEndpoint*> endpoints;
     std::vector<uint16_t> offers;
 };
 

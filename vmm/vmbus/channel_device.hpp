@@ -88,7 +88,9 @@ public:
     [[nodiscard]] virtual ErrorOr<void> on_open(uint16_t subchannel) = 0;
     virtual void on_close(uint16_t subchannel) = 0;
     // A packet from the guest. An error means the guest broke the VSP's protocol: the host logs
-    // it and closes that channel (the guest hurts only itself).
+    // it and closes that channel (the guest hurts only itself) - except ErrorCode::busy, which
+    // means "not taken, nothing consumed": the host hands the same packet again later (once the
+    // guest frees room in the reply ring, or at the next poll).
     [[nodiscard]] virtual ErrorOr<void> on_packet(uint16_t subchannel, const IncomingPacket& packet,
                                                   ChannelEndpoint& reply, GuestMemory& memory) = 0;
 };
@@ -101,6 +103,9 @@ public:
     // SUBCHANNEL); fails if count exceeds offer().max_subchannels.
     [[nodiscard]] virtual ErrorOr<void> offer_subchannels(ChannelDevice& device,
                                                           uint16_t count) = 0;
+    // The endpoint of an open channel, for packets a VSP sends outside on_packet (host-initiated
+    // requests, notifications); nullptr when that channel is not open. Valid until its on_close.
+    [[nodiscard]] virtual ChannelEndpoint* endpoint(ChannelDevice& device, uint16_t subchannel) = 0;
 };
 
 } // namespace halcyon::vmm::vmbus
