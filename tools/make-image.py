@@ -1,16 +1,22 @@
 #!/usr/bin/python3
 """Builds Halcyon's boot media from the loader, the core and a configuration.
 
-Two outputs, holding the same files:
+Three outputs, holding the same files:
   --usb IMAGE  a GPT disk image whose only partition is a FAT32 EFI system partition with
                EFI/BOOT/{BOOTX64.EFI,halcyon.elf,halcyon.cfg,...}: write it to a USB stick with dd,
                or attach it to a virtual machine.
   --pxe DIR    a TFTP root with the same files side by side (the loader fetches its files from the
                directory it was booted from).
+  --iso ISO    a hybrid ISO 9660 image (needs --multiboot2) that boots both ways: UEFI firmware
+               boots BOOTX64.EFI from an EFI system partition image (El Torito EFI entry), and a
+               BIOS boots GRUB (El Torito no-emulation entry, or the MBR when the ISO is written to
+               a USB stick), which loads the Multiboot2 stage halcyon-mb2.elf with halcyon.cfg,
+               halcyon.elf and the VM files as modules. The files are stored once, in the EFI
+               system partition image; GRUB reads them from it through `loopback`.
 
 Everything runs unprivileged on plain files: mkfs.fat -C creates the file system in a file, mtools
-fills it, sgdisk partitions the disk file and dd copies the file system to the partition's offset.
-No loop devices, no mount.
+fills it, sgdisk partitions the disk file and dd copies the file system to the partition's offset;
+grub-mkimage and xorriso build the ISO. No loop devices, no mount.
 """
 import argparse
 import os
@@ -30,6 +36,19 @@ DISK_TAIL = 1 * MIB
 MIN_ESP_SIZE = 64 * MIB
 ESP_LABEL = "HALCYON"
 BOOT_DIR = "EFI/BOOT"
+
+# The ISO. Its EFI system partition image holds only what it needs (FAT12/16, no minimum size).
+# El Torito records a boot image's size in 16 bits of 512-byte sectors; for an image over 32 MiB
+# xorriso writes 0, which UEFI reads as "up to the end of the CD" (the UEFI specification's
+# "ISO-9660 and El Torito" section), so large images work too (tested with OVMF).
+ISO_ESP_IMAGE = "efi.img"
+MULTIBOOT2_STAGE = "halcyon-mb2.elf"
+GRUB_BIOS_DIR = pathlib.Path("/usr/lib/grub/i386-pc")
+# Built into GRUB's El Torito image, so the ISO needs no GRUB module directory: CD and disk
+# access, the ISO and FAT file systems, loopback (to read the ESP image), the script engine
+# (normal), Multiboot2, the serial console, and halt for when booting fails.
+GRUB_MODULES = ["biosdisk", "iso9660", "fat", "loopback", "part_msdos", "part_gpt", "normal",
+                "configfile", "echo", "test", "sleep", "multiboot2", "serial", "terminal", "halt"]
 
 
 class ImageError(Exception):
@@ -93,13 +112,22 @@ def check_config(cfg_tool, config_path, shown_name, skip):
         raise ImageError(f"configuration is invalid (halcyon-cfg check):\n{report}".rstrip())
 
 
-def build_esp(esp_path, files):
+def build_esp(esp_path, files, compact=False):
+    """A FAT EFI system partition image with `files` under EFI/BOOT. FAT32 of at least 64 MiB
+    for disks (what firmware expects of a real ESP); `compact` picks the smallest FAT12/16 that
+    holds the files (an ISO's El Torito image)."""
     payload = sum(source.stat().st_size for source, _ in files)
-    # Room for FAT metadata and cluster rounding, then whole MiB.
-    size = max(MIN_ESP_SIZE, (payload * 5 // 4 + 8 * MIB + MIB - 1) // MIB * MIB)
+    if compact:
+        # Cluster rounding (at most 2 KiB per file at this size) and FAT metadata, whole MiB.
+        size = (payload + len(files) * 4096 + 2 * MIB + MIB - 1) // MIB * MIB
+        fat = []  # mkfs.fat picks FAT12 or FAT16 for the size
+    else:
+        # Room for FAT metadata and cluster rounding, then whole MiB.
+        size = max(MIN_ESP_SIZE, (payload * 5 // 4 + 8 * MIB + MIB - 1) // MIB * MIB)
+        fat = ["-F", "32"]
     if esp_path.exists():
         esp_path.unlink()
-    run(["mkfs.fat", "-C", "-F", "32", "-S", str(SECTOR), "-n", ESP_LABEL, str(esp_path),
+    run(["mkfs.fat", "-C", *fat, "-S", str(SECTOR), "-n", ESP_LABEL, str(esp_path),
          str(size // 1024)])
     env = dict(os.environ, MTOOLS_SKIP_CHECK="1")
     directories = {BOOT_DIR}
@@ -130,6 +158,88 @@ def build_disk(disk_path, esp_path, esp_size):
     run(["sgdisk", "--verify", str(disk_path)])
 
 
+def module_names(cfg_tool, config_path, added_names):
+    """The files the loaders bring to the core as modules, in their order (halcyon-cfg modules:
+    the same parser and the same list as both loaders). Without the tool, every file in the
+    image is a module (GRUB then loads some the core does not need)."""
+    if cfg_tool and os.access(cfg_tool, os.X_OK):
+        result = subprocess.run([cfg_tool, "modules", str(config_path)], capture_output=True,
+                                text=True)
+        if result.returncode == 0:
+            return [line for line in result.stdout.splitlines() if line]
+        print("make-image: note: halcyon-cfg rejects this configuration, so the ISO's grub.cfg "
+              "loads every file as a module", file=sys.stderr)
+    return ["halcyon.cfg", "halcyon.elf", *added_names]
+
+
+def grub_quote(text):
+    if "'" in text or "\n" in text:
+        raise ImageError(f"{text!r}: a file name GRUB cannot quote")
+    return f"'{text}'"
+
+
+def grub_config(modules, stored_names):
+    """GRUB's script for BIOS boot: the Multiboot2 stage and one module per boot file, each
+    named (its module command line) by its path in halcyon.cfg, read from the ESP image."""
+    stored = {name.lower(): name for name in stored_names}
+    lines = [
+        "# Written by tools/make-image.py: boots Halcyon on a BIOS machine through its",
+        "# Multiboot2 stage. The files are in the EFI system partition image, stored once for",
+        "# both ways of booting.",
+        "serial --unit=0 --speed=115200",
+        "terminal_input console serial",
+        "terminal_output console serial",
+        f"loopback esp /{ISO_ESP_IMAGE}",
+        f"echo 'Halcyon: loading {MULTIBOOT2_STAGE} and {len(modules)} modules'",
+        f"multiboot2 (esp)/{BOOT_DIR}/{MULTIBOOT2_STAGE}",
+    ]
+    for name in modules:
+        # A file missing from the image is left out here; the stage then reports it by name
+        # ("cannot load a boot file"), as the UEFI loader does.
+        if name.lower() not in stored:
+            continue
+        # --nounzip: the core gets each file's bytes as they are (GRUB would otherwise
+        # decompress a gzip initrd on the way).
+        lines.append(f"module2 --nounzip {grub_quote(f'(esp)/{BOOT_DIR}/{stored[name.lower()]}')}"
+                     f" {grub_quote(name)}")
+    lines += [
+        "boot",
+        "echo 'HALCYON BOOT FAILED: GRUB could not start the Multiboot2 stage (see above)'",
+        "sleep 2",
+        "halt",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def build_iso(iso_path, scratch, files, stage, modules):
+    for tool in ("grub-mkimage", "xorriso"):
+        if not shutil.which(tool):
+            raise ImageError(f"{tool} is missing (Debian packages grub-pc-bin, grub-common, "
+                             "xorriso)")
+    if not (GRUB_BIOS_DIR / "moddep.lst").is_file():
+        raise ImageError(f"{GRUB_BIOS_DIR} is missing (Debian package grub-pc-bin)")
+    root = scratch / "iso"
+    (root / "boot/grub").mkdir(parents=True)
+    esp_files = files + [(stage, MULTIBOOT2_STAGE)]
+    esp = root / ISO_ESP_IMAGE
+    build_esp(esp, esp_files, compact=True)
+    (root / "boot/grub/grub.cfg").write_text(grub_config(modules, [n for _, n in files]))
+    bios_image = root / "boot/grub/bios.img"
+    run(["grub-mkimage", "-d", str(GRUB_BIOS_DIR), "-O", "i386-pc-eltorito", "-p", "/boot/grub",
+         "-o", str(bios_image), *GRUB_MODULES])
+    iso = scratch / "halcyon.iso"
+    # GRUB's BIOS image as the default El Torito entry (and, via boot_hybrid.img in the MBR, for
+    # USB sticks); the ESP image as the EFI entry and as a GPT/MBR partition for USB sticks.
+    run(["xorriso", "-as", "mkisofs", "-quiet", "-o", str(iso), "-V", "HALCYON", "-r",
+         "-b", "boot/grub/bios.img", "-no-emul-boot", "-boot-load-size", "4", "-boot-info-table",
+         "--grub2-boot-info", "--grub2-mbr", str(GRUB_BIOS_DIR / "boot_hybrid.img"),
+         "--efi-boot", ISO_ESP_IMAGE, "-efi-boot-part", "--efi-boot-image",
+         "--protective-msdos-label", str(root)])
+    iso_path.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(iso, iso_path)
+    return esp.stat().st_size
+
+
 def build_pxe(pxe_dir, files):
     staging = pxe_dir.with_name(pxe_dir.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
@@ -153,15 +263,20 @@ def main():
                         help="override a global configuration key (e.g. on_ready=poweroff)")
     parser.add_argument("--usb", type=pathlib.Path, help="GPT disk image to write")
     parser.add_argument("--pxe", type=pathlib.Path, help="TFTP root directory to write")
+    parser.add_argument("--iso", type=pathlib.Path, help="hybrid BIOS/UEFI ISO image to write")
+    parser.add_argument("--multiboot2", type=pathlib.Path,
+                        help="halcyon-mb2.elf, the Multiboot2 stage (needed for --iso)")
     parser.add_argument("--cfg-tool", help="halcyon-cfg executable used to validate the config")
     parser.add_argument("--no-check", action="store_true",
                         help="skip validation (for tests that boot a deliberately bad config)")
     args = parser.parse_args()
-    if not args.usb and not args.pxe:
-        parser.error("nothing to do: give --usb and/or --pxe")
+    if not args.usb and not args.pxe and not args.iso:
+        parser.error("nothing to do: give --usb, --pxe and/or --iso")
+    if args.iso and not args.multiboot2:
+        parser.error("--iso needs --multiboot2 (halcyon-mb2.elf)")
 
     try:
-        for path in (args.loader, args.core, args.config):
+        for path in (args.loader, args.core, args.config, *([args.multiboot2] if args.iso else [])):
             if not path.is_file():
                 raise ImageError(f"{path} is not a file")
         settings = []
@@ -171,7 +286,7 @@ def main():
                 raise ImageError(f"--set {setting}: expected KEY=VALUE")
             settings.append((key.strip(), value.strip()))
 
-        output_dir = (args.usb or args.pxe).resolve().parent
+        output_dir = (args.usb or args.pxe or args.iso).resolve().parent
         output_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="halcyon-image-", dir=output_dir) as scratch:
             scratch = pathlib.Path(scratch)
@@ -202,6 +317,12 @@ def main():
                 args.pxe.parent.mkdir(parents=True, exist_ok=True)
                 build_pxe(args.pxe, files)
                 print(f"make-image: {args.pxe}/ (TFTP root, boot file BOOTX64.EFI)")
+            if args.iso:
+                modules = module_names(args.cfg_tool, config, [name for _, name in files[3:]])
+                esp_size = build_iso(args.iso, scratch, files, args.multiboot2, modules)
+                print(f"make-image: {args.iso} ({args.iso.stat().st_size // MIB} MiB hybrid ISO:"
+                      f" UEFI from a {esp_size // MIB} MiB ESP image, BIOS through GRUB with "
+                      f"{len(modules)} Multiboot2 modules)")
     except ImageError as error:
         print(f"make-image: error: {error}", file=sys.stderr)
         return 1

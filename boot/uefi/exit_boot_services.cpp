@@ -1,6 +1,6 @@
 #include "boot/uefi/exit_boot_services.hpp"
 
-#include "boot/uefi/cpu.hpp"
+#include "boot/common/cpu.hpp"
 #include "boot/uefi/firmware.hpp"
 #include "boot/uefi/memory_map.hpp"
 

@@ -1,6 +1,6 @@
 #include "boot/uefi/firmware.hpp"
 
-#include "boot/uefi/cpu.hpp"
+#include "boot/common/cpu.hpp"
 #include "lib/format/format.hpp"
 
 #include <stdarg.h>

@@ -1,20 +1,21 @@
 // The Halcyon UEFI loader: efi_main. Reads halcyon.cfg, loads the core and the modules the
 // configuration names, prepares the core's page tables and hand-off, leaves the firmware and
 // jumps into the core. Every failure ends in fail(): a message, "HALCYON BOOT FAILED", power off.
+#include "boot/common/boot_files.hpp"
+#include "boot/common/cpu.hpp"
+#include "boot/common/enter_core.hpp"
+#include "boot/common/page_tables.hpp"
 #include "boot/config/config.hpp"
 #include "boot/handoff/handoff.hpp"
 #include "boot/uefi/boot_location.hpp"
 #include "boot/uefi/core_image.hpp"
-#include "boot/uefi/cpu.hpp"
 #include "boot/uefi/disk_file_source.hpp"
 #include "boot/uefi/efi/file_system.hpp"
 #include "boot/uefi/efi/loaded_image.hpp"
 #include "boot/uefi/efi/pxe.hpp"
-#include "boot/uefi/enter_core.hpp"
 #include "boot/uefi/exit_boot_services.hpp"
 #include "boot/uefi/firmware.hpp"
 #include "boot/uefi/modules.hpp"
-#include "boot/uefi/page_tables.hpp"
 #include "boot/uefi/platform_info.hpp"
 #include "boot/uefi/pxe_file_source.hpp"
 #include "lib/elf/elf_image.hpp"
@@ -38,8 +39,6 @@ namespace {
 
 constexpr uint64_t kBootStackSize = 64 * 1024;
 constexpr uint64_t k1GiB = 1ull << 30;
-// cfg, core, and per VM its kernel, initrd and disk images.
-constexpr uint32_t kMaxModules = 2 + (2 + config::kMaxDisksPerVm) * config::kMaxVms;
 
 // Everything efi_main keeps; file sources live here so their lifetime is the loader's.
 struct LoaderState {
@@ -164,25 +163,17 @@ extern "C" efi::Status efi_main(efi::Handle image, efi::SystemTable* system_tabl
     LoaderState state;
     open_file_source(state);
     log("loading from %s", state.source->location());
-    if (auto allocated = state.modules.allocate(kMaxModules); allocated.is_error())
+    if (auto allocated = state.modules.allocate(kMaxBootModules); allocated.is_error())
         fail("out of memory", allocated.error());
 
     const config::BootConfig& boot_config =
-        read_configuration(load_module_or_fail(state, "halcyon.cfg"));
+        read_configuration(load_module_or_fail(state, kConfigFileName));
 
-    const handoff::Module& core_module = load_module_or_fail(state, "halcyon.elf");
+    const handoff::Module& core_module = load_module_or_fail(state, kCoreFileName);
     auto core_file = module_bytes(core_module);
     elf::Image core_elf = or_fail(elf::Image::parse(core_file), "halcyon.elf is not a valid core");
-    for (uint32_t i = 0; i < boot_config.vm_count; ++i) {
-        const config::VmConfig& vm = boot_config.vms[i];
-        if (vm.kernel[0] != '\0')
-            (void)load_module_or_fail(state, vm.kernel);
-        if (vm.initrd[0] != '\0')
-            (void)load_module_or_fail(state, vm.initrd);
-        // Disk images live in memory until Halcyon has a datastore on a physical disk.
-        for (uint32_t d = 0; d < vm.disk_count; ++d)
-            (void)load_module_or_fail(state, vm.disks[d].path);
-    }
+    for_each_vm_file(boot_config,
+                     [&](const char* path) { (void)load_module_or_fail(state, path); });
 
     CoreImage core = or_fail(load_core_image(core_elf, core_file), "cannot load halcyon.elf");
     log("core: %llu KiB at 0x%llx, entry 0x%llx", static_cast<unsigned long long>(core.size >> 10),

@@ -1,6 +1,6 @@
 #include "boot/uefi/pxe_file_source.hpp"
 
-#include "boot/uefi/cpu.hpp"
+#include "boot/common/cpu.hpp"
 #include "boot/uefi/firmware.hpp"
 #include "boot/uefi/tftp_packet.hpp"
 #include "lib/format/format.hpp"

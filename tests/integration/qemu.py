@@ -129,16 +129,18 @@ class Qmp:
 
 
 class Qemu:
-    """One headless q35 machine booting OVMF; serial output goes to `serial_log`."""
+    """One headless q35 machine booting OVMF (or, with firmware="bios", QEMU's default BIOS,
+    SeaBIOS); serial output goes to `serial_log`."""
 
-    def __init__(self, work_dir, cpus, memory_mib, boot_args):
+    def __init__(self, work_dir, cpus, memory_mib, boot_args, firmware="uefi"):
         self.work_dir = pathlib.Path(work_dir)
         self.serial_log = self.work_dir / "serial.log"
         self.stderr_log = self.work_dir / "qemu-stderr.log"
         self.qmp_path = self.work_dir / "qmp.sock"
         accel_args, self.virt = accelerator()
         self.command = ["qemu-system-x86_64", "-nodefaults", "-machine", "q35", *accel_args,
-                        "-smp", str(cpus), "-m", str(memory_mib), "-bios", OVMF,
+                        "-smp", str(cpus), "-m", str(memory_mib),
+                        *(["-bios", OVMF] if firmware == "uefi" else []),
                         "-display", "none", "-no-reboot",
                         "-serial", f"file:{self.serial_log}",
                         "-qmp", f"unix:{self.qmp_path},server=on,wait=off", *boot_args]
@@ -161,6 +163,12 @@ class Qemu:
 
     def exit_status(self):
         return self.process.poll()
+
+    def shutdown_reason(self):
+        return self.qmp.shutdown_reason()
+
+    def describe(self):
+        return " ".join(self.command[self.command.index("-accel"):][:4])
 
     def stop(self):
         if self.process is not None:

@@ -7,9 +7,20 @@ a list of patterns matches its lines in any order), no `forbid`
 pattern appears, and - if it says `exit` - QEMU then exits by itself, for the given reason, with
 the given status, all within `timeout` seconds. On failure the FULL serial log is printed.
 
+`boot` is "usb", "pxe" or "iso" (the hybrid ISO on a CD drive); `firmware` is "uefi" (OVMF, the
+default) or "bios" (QEMU's SeaBIOS, which boots the ISO through GRUB and the Multiboot2 stage).
+
+A case with `"disabled": "<reason>"` is not run by CTest (tests/integration/CMakeLists.txt marks it
+DISABLED): it states what an unfinished feature must do. Run directly, it runs as any other case.
+
 Patterns are Python regular expressions matched against each serial line with terminal escape
 sequences and carriage returns removed; `{virt}` stands for the virtualization extension the
-guest sees (svm under TCG) and `{cpus}` for the case's CPU count.
+guest sees (svm under TCG, vmx under Bochs) and `{cpus}` for the case's CPU count.
+
+With `--machine bochs` the same case boots under Bochs (bochs.py) instead of QEMU: from the
+hybrid ISO (make-image.py --iso, so --multiboot2 is needed) through the BIOS, GRUB and the
+Multiboot2 stage, on an emulated Haswell with VT-x. Cases that boot over the network cannot run
+there; the runner then exits with status 77 (CTest's SKIP_RETURN_CODE).
 """
 import argparse
 import json
@@ -21,11 +32,13 @@ import sys
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import qemu  # noqa: E402  (after the path tweak, on purpose)
+import bochs  # noqa: E402  (after the path tweak, on purpose)
+import qemu  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 ANSI_ESCAPE = re.compile(r"\x1b(\[[0-9;=?]*[A-Za-z]|[()][0-9A-Za-z])")
 SETTLE_SECONDS = 1.0  # after the last expected line, watch this long for forbidden ones
+SKIPPED = 77  # exit status for a case this machine cannot run (CTest SKIP_RETURN_CODE)
 
 
 class SerialLog:
@@ -65,7 +78,9 @@ def build_media(case, args, work):
     # Config overrides (key=value), e.g. to power off a shipped config that keeps running.
     for setting in case.get("set", []):
         command += ["--set", setting]
-    if case["boot"] == "pxe":
+    if args.machine == "bochs" or case["boot"] == "iso":
+        command += ["--iso", str(work / "halcyon.iso"), "--multiboot2", args.multiboot2]
+    elif case["boot"] == "pxe":
         command += ["--pxe", str(work / "pxe")]
     else:
         command += ["--usb", str(work / "usb.img")]
@@ -79,6 +94,9 @@ def boot_args(case, work, disk_image):
     if case["boot"] == "pxe":
         return ["-netdev", f"user,id=n0,tftp={work / 'pxe'},bootfile=BOOTX64.EFI",
                 "-device", "virtio-net-pci,netdev=n0,bootindex=1"]
+    if case["boot"] == "iso":
+        return ["-drive", f"if=none,id=cd,media=cdrom,readonly=on,file={work / 'halcyon.iso'}",
+                "-device", "ide-cd,drive=cd,bootindex=1"]
     image = disk_image or work / "usb.img"
     return ["-drive", f"if=none,id=usb,format=raw,snapshot=on,file={image}",
             "-device", "qemu-xhci", "-device", "usb-storage,drive=usb,bootindex=1"]
@@ -114,6 +132,7 @@ class AnyOrder:
 def watch(case, machine, expect, forbid, ready_pattern):
     """Follows the serial log until the case is decided; returns a one-line result summary."""
     log = SerialLog(machine.serial_log)
+    name = "Bochs" if isinstance(machine, bochs.Bochs) else "QEMU"
     deadline = machine.started + case["timeout"]
     exit_spec = case.get("exit")
     next_expected = 0
@@ -139,31 +158,43 @@ def watch(case, machine, expect, forbid, ready_pattern):
             settle_until = now + (0 if exit_spec else SETTLE_SECONDS)
         if exited:
             if not all_seen:
-                raise TestFailure(f"QEMU exited (status {machine.exit_status()}, "
-                                  f"{machine.qmp.shutdown_reason() or 'no shutdown event'}) before "
+                raise TestFailure(f"{name} exited (status {machine.exit_status()}, "
+                                  f"{machine.shutdown_reason() or 'no shutdown event'}) before "
                                   f"/{expect[next_expected].pattern}/ appeared")
             if not exit_spec:
-                raise TestFailure(f"QEMU exited unexpectedly (status {machine.exit_status()}, "
-                                  f"{machine.qmp.shutdown_reason() or 'no shutdown event'})")
+                raise TestFailure(f"{name} exited unexpectedly (status {machine.exit_status()}, "
+                                  f"{machine.shutdown_reason() or 'no shutdown event'})")
             time.sleep(0.2)  # let the QMP reader take the last event
-            status, reason = machine.exit_status(), machine.qmp.shutdown_reason()
+            status, reason = machine.exit_status(), machine.shutdown_reason()
             if status != exit_spec.get("status", 0) or reason != exit_spec.get(
                     "reason", "guest-shutdown"):
-                raise TestFailure(f"QEMU exited with status {status} ({reason}); expected status "
+                raise TestFailure(f"{name} exited with status {status} ({reason}); expected status "
                                   f"{exit_spec.get('status', 0)} "
                                   f"({exit_spec.get('reason', 'guest-shutdown')})")
-            return ready_after, f"QEMU exited by itself: status {status}, {reason}"
+            return ready_after, f"{name} exited by itself: status {status}, {reason}"
         if all_seen and not exit_spec and now >= settle_until:
             return ready_after, "all expected lines seen"
         if now >= deadline:
             if not all_seen:
                 raise TestFailure(f"timed out after {case['timeout']}s waiting for "
                                   f"/{expect[next_expected].pattern}/")
-            raise TestFailure(f"timed out after {case['timeout']}s waiting for QEMU to exit")
+            raise TestFailure(f"timed out after {case['timeout']}s waiting for {name} to exit")
         time.sleep(0.05)
 
 
 def run_case(case, args):
+    if args.machine == "bochs":
+        unavailable = bochs.available()
+        if case["boot"] == "pxe" or unavailable:
+            why = unavailable or "network boot"
+            print(f"SKIP: {case['name']} cannot run under Bochs here: {why}")
+            return SKIPPED
+    if (args.machine == "bochs" or case["boot"] == "iso") and not args.disk_image:
+        missing = [tool for tool in ("grub-mkimage", "xorriso") if not shutil.which(tool)]
+        if missing:
+            print(f"SKIP: {case['name']} needs an ISO: {', '.join(missing)} missing (Debian "
+                  "packages grub-pc-bin, grub-common, xorriso)")
+            return SKIPPED
     work = pathlib.Path(args.work) / case["name"]
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -175,15 +206,20 @@ def run_case(case, args):
             summary.write_text(f"{case['name']}: FAIL ({failure})\n")
             print(f"FAIL: {failure}")
             return 1
-    machine = qemu.Qemu(work, case.get("cpus", 1), case.get("memory", 512),
-                        boot_args(case, work, args.disk_image))
+    if args.machine == "bochs":
+        machine = bochs.Bochs(work, case.get("cpus", 1), case.get("memory", 512),
+                              args.disk_image or work / "halcyon.iso")
+    else:
+        machine = qemu.Qemu(work, case.get("cpus", 1), case.get("memory", 512),
+                            boot_args(case, work, args.disk_image),
+                            firmware=case.get("firmware", "uefi"))
     values = {"{virt}": machine.virt, "{cpus}": str(case.get("cpus", 1))}
     expect = [AnyOrder([compile_pattern(p, values) for p in pattern]) if isinstance(pattern, list)
               else compile_pattern(pattern, values) for pattern in case["expect"]]
     forbid = [compile_pattern(pattern, values) for pattern in case.get("forbid", [])]
     ready = re.compile(case.get("ready", r"^HALCYON READY "))
     print(f"{case['name']}: {case.get('description', '')}")
-    print(f"  accelerator: {' '.join(machine.command[machine.command.index('-accel'):][:4])}")
+    print(f"  accelerator: {machine.describe()}")
     try:
         machine.start()
         ready_after, how = watch(case, machine, expect, forbid, ready)
@@ -209,7 +245,8 @@ def run_case(case, args):
             stderr = [line for line in machine.stderr_log.read_text().splitlines()
                       if noise not in line]
             if stderr:
-                print("QEMU stderr:", *stderr, sep="\n")
+                print("QEMU stderr:" if isinstance(machine, qemu.Qemu) else
+                      "Bochs errors (bochs.log):", *stderr, sep="\n")
 
 
 def main():
@@ -223,18 +260,31 @@ def main():
     parser.add_argument("--cfg-tool", default="", help="halcyon-cfg (optional)")
     parser.add_argument("--make-image", default=str(HERE.parent.parent / "tools/make-image.py"))
     parser.add_argument("--guests", default="", help="directory of the built test guests")
-    parser.add_argument("--disk-image", help="boot this disk instead of building one (self-test)")
+    parser.add_argument("--disk-image",
+                        help="boot this disk (an ISO under Bochs) instead of building one "
+                             "(self-test)")
     parser.add_argument("--timeout", type=float, help="override the case's timeout")
+    parser.add_argument("--machine", choices=["qemu", "bochs"], default="qemu",
+                        help="boot under QEMU (default) or Bochs (VT-x, from the ISO)")
+    parser.add_argument("--multiboot2", default="", help="halcyon-mb2.elf (for --machine bochs)")
+    parser.add_argument("--timeout-factor", type=float, default=1.0,
+                        help="multiply the case's timeout (Bochs emulates far slower than QEMU)")
     args = parser.parse_args()
 
     cases = {case["name"]: case for case in json.loads(pathlib.Path(args.cases).read_text())}
     if args.case not in cases:
         parser.error(f"no case {args.case!r} in {args.cases} (have: {', '.join(cases)})")
     case = cases[args.case]
+    if case.get("disabled"):
+        print(f"note: {args.case} is disabled in CTest ({case['disabled']}); running it as asked")
     if args.timeout:
         case["timeout"] = args.timeout
+    case["timeout"] = case["timeout"] * args.timeout_factor
     if not args.disk_image and not (args.loader and args.core):
         parser.error("--loader and --core are needed to build the boot media")
+    if (args.machine == "bochs" or case["boot"] == "iso") and not args.disk_image \
+            and not args.multiboot2:
+        parser.error("an ISO boot (--machine bochs, or boot \"iso\") needs --multiboot2")
     return run_case(case, args)
 
 

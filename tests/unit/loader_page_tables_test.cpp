@@ -1,8 +1,8 @@
 // The loader's page tables, built from heap pages and checked by walking them like the MMU:
 // identity map (RWX, 2 MiB), direct map (RW + NX, 1 GiB or 2 MiB pages), and the core image
 // with per-segment permissions, including two segments sharing one page.
+#include "boot/common/page_tables.hpp"
 #include "boot/handoff/handoff.hpp"
-#include "boot/uefi/page_tables.hpp"
 #include "lib/elf/elf_format.hpp"
 #include "lib/elf/elf_image.hpp"
 

@@ -1,12 +1,17 @@
 // halcyon-cfg: checks a halcyon.cfg on the build host before it goes into an image, with the
 // same parser the loader and the core use, so a file that passes here boots.
 //   halcyon-cfg check FILE   -> "FILE:LINE: message" per problem and exit 1, or a summary and 0
+//   halcyon-cfg modules FILE -> the files a loader brings to the core as modules, one per line,
+//                               in the loaders' order (tools/make-image.py writes grub.cfg's
+//                               module2 lines from it); problems as for check
+#include "boot/common/boot_files.hpp"
 #include "boot/config/config.hpp"
 
 #include <cstdio>
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -15,7 +20,7 @@ using namespace halcyon::config;
 namespace {
 
 int usage() {
-    std::fprintf(stderr, "usage: halcyon-cfg check FILE\n");
+    std::fprintf(stderr, "usage: halcyon-cfg check FILE\n       halcyon-cfg modules FILE\n");
     return 2;
 }
 
@@ -56,10 +61,22 @@ void print_summary(const char* path, const BootConfig& config) {
     }
 }
 
+void print_modules(const BootConfig& config) {
+    std::printf("%s\n%s\n", halcyon::loader::kConfigFileName, halcyon::loader::kCoreFileName);
+    std::set<std::string> seen;
+    halcyon::loader::for_each_vm_file(config, [&](const char* path) {
+        if (seen.insert(path).second)
+            std::printf("%s\n", path);
+    });
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
-    if (argc != 3 || std::string(argv[1]) != "check")
+    if (argc != 3)
+        return usage();
+    const std::string command = argv[1];
+    if (command != "check" && command != "modules")
         return usage();
     const char* path = argv[2];
     std::ifstream file(path, std::ios::binary);
@@ -78,7 +95,10 @@ int main(int argc, char** argv) {
     auto config = std::make_unique<BootConfig>(); // large (VM command lines): keep it off the stack
     Diagnostics diagnostics;
     if (parse(text, *config, diagnostics)) {
-        print_summary(path, *config);
+        if (command == "modules")
+            print_modules(*config);
+        else
+            print_summary(path, *config);
         return 0;
     }
     for (uint32_t i = 0; i < diagnostics.count; ++i)

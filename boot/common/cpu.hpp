@@ -1,4 +1,4 @@
-// The few privileged x86-64 instructions the loader needs, as typed inline functions.
+// The few privileged x86-64 instructions the loaders need, as typed inline functions.
 #pragma once
 
 #include <stdint.h>
@@ -46,6 +46,21 @@ inline void out8(uint16_t port, uint8_t value) {
     uint8_t value;
     asm volatile("inb %1, %0" : "=a"(value) : "Nd"(port));
     return value;
+}
+
+inline void out16(uint16_t port, uint16_t value) {
+    asm volatile("outw %0, %1" ::"a"(value), "Nd"(port));
+}
+
+[[nodiscard]] inline uint16_t in16(uint16_t port) {
+    uint16_t value;
+    asm volatile("inw %1, %0" : "=a"(value) : "Nd"(port));
+    return value;
+}
+
+[[noreturn]] inline void halt_forever() {
+    for (;;)
+        asm volatile("cli; hlt");
 }
 
 // CPUID 0x80000001 EDX bit 26 (Page1GB): 1 GiB pages in the page tables.

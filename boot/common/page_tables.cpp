@@ -1,4 +1,4 @@
-#include "boot/uefi/page_tables.hpp"
+#include "boot/common/page_tables.hpp"
 
 #include "boot/handoff/handoff.hpp"
 

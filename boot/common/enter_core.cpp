@@ -1,6 +1,6 @@
-#include "boot/uefi/enter_core.hpp"
+#include "boot/common/enter_core.hpp"
 
-#include "boot/uefi/cpu.hpp"
+#include "boot/common/cpu.hpp"
 
 namespace halcyon::loader {
 
