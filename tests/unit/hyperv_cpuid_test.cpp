@@ -71,8 +71,8 @@ TEST(HypervCpuid, PrivilegesAreExactlyWhatIsImplemented) {
     EXPECT_EQ(r.eax, implemented_privileges());
     EXPECT_FALSE(bit(r.eax, 0)) << "VP runtime MSR";
     EXPECT_TRUE(bit(r.eax, 1)) << "partition reference counter";
-    EXPECT_FALSE(bit(r.eax, 2)) << "SynIC";
-    EXPECT_FALSE(bit(r.eax, 3)) << "synthetic timers";
+    EXPECT_TRUE(bit(r.eax, 2)) << "SynIC";
+    EXPECT_TRUE(bit(r.eax, 3)) << "synthetic timers";
     EXPECT_FALSE(bit(r.eax, 4)) << "APIC MSRs (EOI/ICR/TPR) are not implemented";
     EXPECT_TRUE(bit(r.eax, 5)) << "hypercall MSRs (Linux requires them)";
     EXPECT_TRUE(bit(r.eax, 6)) << "VP index (Linux requires it)";
@@ -84,9 +84,17 @@ TEST(HypervCpuid, PrivilegesAreExactlyWhatIsImplemented) {
     EXPECT_FALSE(bit(r.eax, 12)) << "debug MSRs";
     EXPECT_FALSE(bit(r.eax, 13)) << "reenlightenment";
     EXPECT_TRUE(bit(r.eax, 15)) << "invariant TSC control";
-    EXPECT_EQ(r.eax & ~((1u << 1) | (1u << 5) | (1u << 6) | (1u << 9) | (1u << 11) | (1u << 15)),
+    EXPECT_EQ(r.eax & ~((1u << 1) | (1u << 2) | (1u << 3) | (1u << 5) | (1u << 6) | (1u << 9) |
+                        (1u << 11) | (1u << 15)),
               0u);
-    EXPECT_EQ(r.ebx, 0u) << "no hypercall privileges (post message, signal event, ...)";
+    EXPECT_EQ(r.ebx, implemented_privileges_ebx());
+    EXPECT_TRUE(bit(r.ebx, 4)) << "PostMessages";
+    EXPECT_TRUE(bit(r.ebx, 5)) << "SignalEvents";
+    EXPECT_FALSE(bit(r.ebx, 0)) << "CreatePartitions";
+    EXPECT_FALSE(bit(r.ebx, 1)) << "AccessPartitionId (Linux would call HvGetPartitionId)";
+    EXPECT_FALSE(bit(r.ebx, 12)) << "CpuManagement (Linux would think it is the root partition)";
+    EXPECT_FALSE(bit(r.ebx, 20)) << "extended hypercalls";
+    EXPECT_EQ(r.ebx, (1u << 4) | (1u << 5));
     EXPECT_EQ(r.ecx, 0u);
     EXPECT_EQ(r.edx, implemented_features_edx());
     EXPECT_TRUE(bit(r.edx, 8)) << "frequency MSRs available";
@@ -94,16 +102,17 @@ TEST(HypervCpuid, PrivilegesAreExactlyWhatIsImplemented) {
     EXPECT_FALSE(bit(r.edx, 4)) << "XMM fast hypercall input";
     EXPECT_FALSE(bit(r.edx, 10)) << "guest crash MSRs";
     EXPECT_FALSE(bit(r.edx, 15)) << "XMM fast hypercall output";
-    EXPECT_FALSE(bit(r.edx, 19)) << "direct synthetic timers";
-    EXPECT_EQ(r.edx, (1u << 8) | (1u << 18));
+    EXPECT_TRUE(bit(r.edx, 19)) << "direct synthetic timers";
+    EXPECT_EQ(r.edx, (1u << 8) | (1u << 18) | (1u << 19));
 }
 
 TEST(HypervCpuid, RecommendationsAskForNothingUnimplemented) {
     const auto r = leaf_of(0x4000'0004);
-    EXPECT_EQ(r.eax, 1u << 5) << "relaxed timing only";
+    EXPECT_EQ(r.eax, implemented_recommendations());
+    EXPECT_EQ(r.eax, (1u << 5) | (1u << 9)) << "relaxed timing, deprecate AutoEOI";
     EXPECT_FALSE(bit(r.eax, 2)) << "remote TLB flush hypercall";
     EXPECT_FALSE(bit(r.eax, 3)) << "APIC MSRs";
-    EXPECT_FALSE(bit(r.eax, 9)) << "deprecate AutoEOI (no SynIC yet)";
+    EXPECT_TRUE(bit(r.eax, 9)) << "deprecate AutoEOI: Linux EOIs its VMBus interrupts";
     EXPECT_FALSE(bit(r.eax, 10)) << "cluster IPI hypercall";
     EXPECT_FALSE(bit(r.eax, 14)) << "enlightened VMCS";
     EXPECT_EQ(r.ebx, 0xFFFF'FFFFu) << "never notify long spin waits";

@@ -34,11 +34,23 @@ TEST_F(HypervMsr, ClaimsExactlyTheImplementedMsrs) {
     for (uint32_t msr : {0x4000'0000u, 0x4000'0001u, 0x4000'0002u, 0x4000'0020u, 0x4000'0021u,
                          0x4000'0022u, 0x4000'0023u, 0x4000'0073u, 0x4000'0118u})
         EXPECT_TRUE(HypervPartition::claims_msr(msr)) << std::hex << msr;
+    // The SynIC and synthetic timers (per vCPU: synic(vcpu) handles them, not read/write_msr).
+    for (uint32_t msr = 0x4000'0080u; msr <= 0x4000'0084u; ++msr)
+        EXPECT_TRUE(HypervPartition::claims_msr(msr)) << std::hex << msr;
+    for (uint32_t msr = 0x4000'0090u; msr <= 0x4000'009Fu; ++msr)
+        EXPECT_TRUE(HypervPartition::claims_msr(msr)) << std::hex << msr;
+    for (uint32_t msr = 0x4000'00B0u; msr <= 0x4000'00B7u; ++msr)
+        EXPECT_TRUE(HypervPartition::claims_msr(msr)) << std::hex << msr;
+    uint64_t value = 0;
+    EXPECT_FALSE(hv.read_msr(0, msr::kScontrol, 0, value));
+    EXPECT_FALSE(hv.write_msr(0, msr::kStimer0Config, 0, ram));
     // Not implemented, so left to the partition's policy (#GP): reset, VP runtime, APIC MSRs,
-    // SynIC, synthetic timers, crash MSRs, guest idle, reenlightenment.
-    for (uint32_t msr : {0x4000'0003u, 0x4000'0010u, 0x4000'0070u, 0x4000'0071u, 0x4000'0072u,
-                         0x4000'0080u, 0x4000'0083u, 0x4000'0090u, 0x4000'00B0u, 0x4000'0100u,
-                         0x4000'0105u, 0x4000'00F0u, 0x4000'0106u, 0x10u, 0x1Bu})
+    // the SynIC's neighbours, synthetic time-unhalted timer, crash MSRs, guest idle,
+    // reenlightenment.
+    for (uint32_t msr :
+         {0x4000'0003u, 0x4000'0010u, 0x4000'0070u, 0x4000'0071u, 0x4000'0072u, 0x4000'0085u,
+          0x4000'008Fu, 0x4000'00A0u, 0x4000'00AFu, 0x4000'00B8u, 0x4000'00BFu, 0x4000'0100u,
+          0x4000'0105u, 0x4000'00F0u, 0x4000'0106u, 0x10u, 0x1Bu})
         EXPECT_FALSE(HypervPartition::claims_msr(msr)) << std::hex << msr;
 }
 

@@ -20,14 +20,29 @@ uint32_t implemented_privileges() {
     // reference counter alone would read an MSR for every clock read (hyperv_clocksource_msr,
     // rating 500) - a VM exit each time. The reference TSC page plus the invariant-TSC control
     // let it use the TSC itself for both clocksource and sched_clock; the frequency MSRs spare
-    // it the PIT/PM-timer calibration loops.
-    return privilege::kAccessPartitionReferenceCounter | privilege::kAccessHypercallMsrs |
+    // it the PIT/PM-timer calibration loops. The SynIC and synthetic timers are VMBus's base
+    // (and direct-mode STIMER0 becomes Linux's clockevent).
+    return privilege::kAccessPartitionReferenceCounter | privilege::kAccessSynicRegs |
+           privilege::kAccessSyntheticTimerRegs | privilege::kAccessHypercallMsrs |
            privilege::kAccessVpIndex | privilege::kAccessPartitionReferenceTsc |
            privilege::kAccessFrequencyMsrs | privilege::kAccessTscInvariantControls;
 }
 
+uint32_t implemented_privileges_ebx() {
+    return privilege_ebx::kPostMessages | privilege_ebx::kSignalEvents;
+}
+
 uint32_t implemented_features_edx() {
-    return feature_edx::kFrequencyMsrsAvailable | feature_edx::kHypercallMsrLockAvailable;
+    return feature_edx::kFrequencyMsrsAvailable | feature_edx::kHypercallMsrLockAvailable |
+           feature_edx::kDirectSyntheticTimers;
+}
+
+uint32_t implemented_recommendations() {
+    // Relaxed timing only asks the guest not to run watchdogs on interrupt latency, which
+    // nested under an emulator is unpredictable; it needs nothing from the hypervisor.
+    // Deprecating AutoEOI makes Linux end its VMBus interrupts with an ordinary EOI (AutoEOI
+    // is still implemented for guests that use it).
+    return recommend::kRelaxedTiming | recommend::kDeprecateAutoEoi;
 }
 
 std::optional<virt::CpuidRegisters> hyperv_cpuid(uint32_t leaf, const HypervPartitionInfo& info) {
@@ -43,13 +58,11 @@ std::optional<virt::CpuidRegisters> hyperv_cpuid(uint32_t leaf, const HypervPart
         return virt::CpuidRegisters{kVersionBuild, (uint32_t{kVersionMajor} << 16) | kVersionMinor,
                                     0, 0};
     case leaf::kFeatures:
-        // EBX (privilege mask high half: post messages, signal events, ...) stays empty until
-        // VMBus; ECX is reserved.
-        return virt::CpuidRegisters{implemented_privileges(), 0, 0, implemented_features_edx()};
+        // EBX: the hypercall privileges (post messages, signal events); ECX is reserved.
+        return virt::CpuidRegisters{implemented_privileges(), implemented_privileges_ebx(), 0,
+                                    implemented_features_edx()};
     case leaf::kRecommendations:
-        // Relaxed timing only asks the guest not to run watchdogs on interrupt latency, which
-        // nested under an emulator is unpredictable; it needs nothing from the hypervisor.
-        return virt::CpuidRegisters{recommend::kRelaxedTiming, kNeverNotifyLongSpinWait,
+        return virt::CpuidRegisters{implemented_recommendations(), kNeverNotifyLongSpinWait,
                                     info.physical_address_bits & 0x7Fu, 0};
     case leaf::kLimits:
         return virt::CpuidRegisters{kMaxVirtualProcessors, info.host_logical_processors, 0, 0};

@@ -3,10 +3,12 @@
 //   0x40000000  max leaf 0x40000006, vendor "Microsoft Hv"
 //   0x40000001  interface "Hv#1"
 //   0x40000002  version: Windows Server 2012 R2 (6.3, build 9600)
-//   0x40000003  privileges: reference counter, hypercall MSRs, VP index, reference TSC page,
-//               frequency MSRs, invariant-TSC control; EDX: frequency MSRs available,
-//               hypercall MSR lock. No SynIC, no synthetic timers, no hypercall privileges.
-//   0x40000004  recommendations: relaxed timing only; spinlock retries: never notify
+//   0x40000003  privileges: reference counter, SynIC, synthetic timers, hypercall MSRs, VP index,
+//               reference TSC page, frequency MSRs, invariant-TSC control; EBX: post messages,
+//               signal events; EDX: frequency MSRs available, hypercall MSR lock, direct-mode
+//               synthetic timers.
+//   0x40000004  recommendations: relaxed timing, deprecate AutoEOI; spinlock retries: never
+//               notify
 //   0x40000005  limits: 64 virtual processors
 //   0x40000006  hardware features in use: MSR bitmaps, second-level address translation
 // Every other leaf of the range reads as zero.
@@ -29,9 +31,12 @@ inline constexpr uint32_t kVersionBuild = 9600;
 inline constexpr uint16_t kVersionMajor = 6;
 inline constexpr uint16_t kVersionMinor = 3;
 
-// The privileges (0x40000003 EAX) and features (EDX) that are implemented.
+// The privileges (0x40000003 EAX, EBX), features (EDX) and recommendations (0x40000004 EAX)
+// of what is implemented.
 [[nodiscard]] uint32_t implemented_privileges();
+[[nodiscard]] uint32_t implemented_privileges_ebx();
 [[nodiscard]] uint32_t implemented_features_edx();
+[[nodiscard]] uint32_t implemented_recommendations();
 
 // The leaf's registers for `leaf` in 0x40000000-0x4000FFFF (the subleaf does not matter there),
 // std::nullopt for any other leaf (the caller's own CPUID policy answers those).

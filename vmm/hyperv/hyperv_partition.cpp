@@ -8,12 +8,12 @@
 namespace halcyon::vmm::hyperv {
 namespace {
 
-// The hypercalls Halcyon implements. None yet: HvPostMessage (0x5C) and HvSignalEvent (0x5D)
-// come with VMBus, together with the privileges in CPUID 0x40000003 EBX that allow them. Until
-// then every call ends in validate_hypercall's status (reserved bits or an unknown code).
-constexpr std::array<HypercallDescriptor, 0> kImplementedHypercalls{};
-static_assert(kImplementedHypercalls.empty(),
-              "HypervPartition::dispatch must run the handler of every implemented hypercall");
+// The hypercalls Halcyon implements (CPUID 0x40000003 EBX grants PostMessages and
+// SignalEvents). Every other code ends in validate_hypercall's invalid_hypercall_code.
+constexpr std::array<HypercallDescriptor, 2> kImplementedHypercalls{{
+    {.code = call::kPostMessage, .input_bytes = kPostMessageInputBytes},
+    {.code = call::kSignalEvent, .fast_form = true, .input_bytes = kSignalEventInputBytes},
+}};
 
 } // namespace
 
@@ -41,7 +41,7 @@ bool HypervPartition::claims_msr(uint32_t index) {
     case msr::kTscInvariantControl:
         return true;
     default:
-        return false;
+        return VpSynic::claims_msr(index);
     }
 }
 
@@ -134,24 +134,41 @@ bool HypervPartition::write_hypercall_msr(uint64_t value, GuestPageWriter& memor
     return true;
 }
 
-HypercallOutcome HypervPartition::hypercall(GeneralRegisters& regs, const SystemRegisters& system) {
+HypercallResult HypervPartition::hypercall(GeneralRegisters& regs, const SystemRegisters& system,
+                                           GuestMemory& memory) {
     const HypercallCaller caller = hypercall_caller(system);
-    const HypercallResult result = dispatch(read_hypercall_input(regs, caller.long_mode), caller);
+    HypercallResult result = dispatch(read_hypercall_input(regs, caller.long_mode), caller, memory);
     if (result.outcome == HypercallOutcome::completed)
         store_hypercall_result(regs, caller.long_mode, result.value);
-    return result.outcome;
+    return result;
 }
 
 HypercallResult HypervPartition::dispatch(const HypercallInput& input,
-                                          const HypercallCaller& caller) {
+                                          const HypercallCaller& caller, GuestMemory& memory) {
     // VMMCALL without the hypercall page is not a Hyper-V hypercall; like a CPU that does not
     // implement it, raise #UD. The TLFS allows hypercalls only at CPL 0 in protected mode and
     // answers anything else with #UD too.
     if (!hypercalls_enabled() || !caller.protected_mode || caller.cpl != 0)
         return HypercallResult{};
-    const ValidatedHypercall call =
+    const ValidatedHypercall validated =
         validate_hypercall(input, kImplementedHypercalls, info_.guest_physical_size);
-    return HypercallResult{HypercallOutcome::completed, hypercall_result(call.status)};
+    HypercallResult result{HypercallOutcome::completed, hypercall_result(validated.status), {}};
+    if (validated.status != HvStatus::success)
+        return result;
+    HvStatus status = HvStatus::invalid_hypercall_code;
+    switch (validated.control.code) {
+    case call::kPostMessage:
+        status = decode_post_message(validated.control, input, memory, result.port_call);
+        break;
+    case call::kSignalEvent:
+        status = decode_signal_event(validated.control, input, memory, result.port_call);
+        break;
+    }
+    if (status == HvStatus::success)
+        result.outcome = HypercallOutcome::port_call;
+    else
+        result.value = hypercall_result(status);
+    return result;
 }
 
 void HypervPartition::reset() {
@@ -161,6 +178,8 @@ void HypervPartition::reset() {
     tsc_invariant_control_ = 0;
     for (uint64_t& page : vp_assist_page_)
         page = 0;
+    for (VpSynic& synic : synics_)
+        synic.reset();
 }
 
 } // namespace halcyon::vmm::hyperv

@@ -7,12 +7,19 @@
 //                  changes (0x80000007 EDX[8], invariant TSC, once the guest asked for it).
 //   RDMSR/WRMSR    if claims_msr(msr): read_msr / write_msr; false -> inject #GP(0).
 //                  `guest_tsc` is the calling vCPU's TSC as the guest reads it.
-//   VMMCALL/VMCALL hypercall(regs, system) reads and writes the TLFS registers itself; on
-//                  HypercallOutcome::completed advance RIP past the instruction (3 bytes), on
-//                  undefined_opcode inject #UD and leave RIP.
+//                  The SynIC and synthetic-timer MSRs (VpSynic::claims_msr) are per virtual
+//                  processor: read_msr/write_msr refuse them, synic(vcpu) handles them.
+//   VMMCALL/VMCALL hypercall(regs, system, memory) reads and writes the TLFS registers itself;
+//                  on HypercallOutcome::completed advance RIP past the instruction (3 bytes),
+//                  on undefined_opcode inject #UD and leave RIP; on port_call (HvPostMessage,
+//                  HvSignalEvent passed the checks) look up the port of
+//                  result.port_call.connection_id, call_port() with no lock held, store its
+//                  status with store_hypercall_result and advance RIP.
 //   guest reboot   reset().
 // Not thread-safe: the partition serializes all calls (the partition-wide MSRs - guest OS ID,
-// hypercall, reference TSC, invariant-TSC control - are shared by every vCPU).
+// hypercall, reference TSC, invariant-TSC control - are shared by every vCPU), except that each
+// virtual processor's VpSynic (synic(vcpu)) is independent of the rest and of the others: the
+// partition locks those one by one.
 //
 // MSRs (docs/hyperv.md has the details and the TLFS references):
 //   0x40000000 GUEST_OS_ID      partition-wide, read/write; zero disables the hypercall page
@@ -27,15 +34,20 @@
 //   0x40000073 VP_ASSIST_PAGE   per vCPU; accepted although CPUID does not offer it (Linux 6.1
 //                               writes it unconditionally in hv_cpu_init); enabling zeroes it
 //   0x40000118 TSC_INVARIANT_CONTROL  partition-wide; bit 0 exposes CPUID 0x80000007 EDX[8]
+//   0x40000080-84, 0x40000090-9F  SynIC (per vCPU, vp_synic.hpp / synic.hpp)
+//   0x400000B0-B7 synthetic timers (per vCPU, vp_synic.hpp / synthetic_timer.hpp)
 // Writes to read-only MSRs and reserved (RsvdZ) bits raise #GP; RsvdP bits are kept as written.
 #pragma once
 
 #include "vmm/cpu_backend.hpp"
 #include "vmm/hyperv/cpuid.hpp"
+#include "vmm/hyperv/guest_memory.hpp"
 #include "vmm/hyperv/guest_page_writer.hpp"
 #include "vmm/hyperv/hypercall.hpp"
 #include "vmm/hyperv/partition_info.hpp"
 #include "vmm/hyperv/reference_clock.hpp"
+#include "vmm/hyperv/synic_hypercalls.hpp"
+#include "vmm/hyperv/vp_synic.hpp"
 
 #include <optional>
 #include <stdint.h>
@@ -43,13 +55,15 @@
 namespace halcyon::vmm::hyperv {
 
 enum class HypercallOutcome : uint8_t {
-    completed,       // the result is in RAX (EDX:EAX): advance RIP past the instruction
-    undefined_opcode // inject #UD, RIP unchanged
+    completed,        // the result is in RAX (EDX:EAX): advance RIP past the instruction
+    undefined_opcode, // inject #UD, RIP unchanged
+    port_call,        // valid HvPostMessage / HvSignalEvent: the port decides the result
 };
 
 struct HypercallResult {
     HypercallOutcome outcome = HypercallOutcome::undefined_opcode;
     uint64_t value = 0; // the hypercall result value when completed
+    PortCall port_call; // when port_call
 };
 
 class HypervPartition {
@@ -66,6 +80,7 @@ public:
     void adjust_cpuid(uint32_t leaf, virt::CpuidRegisters& regs) const;
 
     // --- MSRs ---
+    // Every synthetic MSR, the per-vCPU SynIC and timer ones included.
     [[nodiscard]] static bool claims_msr(uint32_t msr);
     [[nodiscard]] bool read_msr(uint32_t vcpu, uint32_t msr, uint64_t guest_tsc,
                                 uint64_t& value) const;
@@ -75,13 +90,20 @@ public:
     // --- hypercalls ---
     // Whether the guest enabled the hypercall page (VMMCALL means a hypercall only then).
     [[nodiscard]] bool hypercalls_enabled() const { return (hypercall_ & kOverlayEnable) != 0; }
-    [[nodiscard]] HypercallOutcome hypercall(GeneralRegisters& regs, const SystemRegisters& system);
+    // Reads the TLFS registers; stores the result itself unless the outcome is port_call.
+    // `memory` serves memory-form parameter blocks.
+    [[nodiscard]] HypercallResult hypercall(GeneralRegisters& regs, const SystemRegisters& system,
+                                            GuestMemory& memory);
     // The same, on decoded registers.
     [[nodiscard]] HypercallResult dispatch(const HypercallInput& input,
-                                           const HypercallCaller& caller);
+                                           const HypercallCaller& caller, GuestMemory& memory);
 
-    // Every MSR back to its value at creation (a guest reboot). The reference time keeps
-    // counting: it belongs to the partition, which a reboot does not recreate.
+    // --- SynIC and synthetic timers of virtual processor `vcpu` (< kMaxVirtualProcessors) ---
+    [[nodiscard]] VpSynic& synic(uint32_t vcpu) { return synics_[vcpu % kMaxVirtualProcessors]; }
+
+    // Every MSR back to its value at creation (a guest reboot), every SynIC and timer too. The
+    // reference time keeps counting: it belongs to the partition, which a reboot does not
+    // recreate.
     void reset();
 
 private:
@@ -94,6 +116,7 @@ private:
     uint64_t reference_tsc_ = 0;
     uint64_t tsc_invariant_control_ = 0;
     uint64_t vp_assist_page_[kMaxVirtualProcessors] = {};
+    VpSynic synics_[kMaxVirtualProcessors];
 };
 
 } // namespace halcyon::vmm::hyperv

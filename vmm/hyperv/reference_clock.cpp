@@ -46,6 +46,32 @@ uint64_t ReferenceClock::time_at(uint64_t tsc) const {
     return (elapsed / tsc_hz_) * kReferenceHz + (elapsed % tsc_hz_) * kReferenceHz / tsc_hz_;
 }
 
+uint64_t ReferenceClock::tsc_at(uint64_t reference) const {
+    if (reference == kNoReferenceTime)
+        return kNoTscDeadline;
+    // Exact: creation_tsc + ceil(reference * tsc_hz / 10^7), in 64-bit pieces (no 128-bit
+    // division): reference = q * 10^7 + r and tsc_hz = a * 10^7 + b, so the product over 10^7
+    // is q * tsc_hz + r * a + r * b / 10^7 with r, b < 10^7.
+    const uint64_t q = reference / kReferenceHz;
+    const uint64_t r = reference % kReferenceHz;
+    const uint64_t a = tsc_hz_ / kReferenceHz;
+    const uint64_t b = tsc_hz_ % kReferenceHz;
+    uint64_t ticks = 0;
+    uint64_t whole = 0;
+    if (__builtin_mul_overflow(q, tsc_hz_, &whole) ||
+        __builtin_add_overflow(whole, r * a + (r * b + kReferenceHz - 1) / kReferenceHz, &ticks) ||
+        __builtin_add_overflow(ticks, creation_tsc_, &ticks))
+        return kNoTscDeadline;
+    // time_at() rounds down (scale and offset are truncated): step until it agrees, so a
+    // timer armed for the result never finds itself early.
+    const uint64_t step = a + 1;
+    for (int i = 0; i < 4 && time_at(ticks) < reference; ++i) {
+        if (__builtin_add_overflow(ticks, step, &ticks))
+            return kNoTscDeadline;
+    }
+    return ticks;
+}
+
 TscPageHeader ReferenceClock::page_header() const {
     TscPageHeader header{};
     const uint32_t sequence = page_valid_ ? 1 : 0;

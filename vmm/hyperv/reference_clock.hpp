@@ -15,7 +15,9 @@
 
 namespace halcyon::vmm::hyperv {
 
-inline constexpr uint64_t kReferenceHz = 10'000'000; // 100 ns units
+inline constexpr uint64_t kReferenceHz = 10'000'000;       // 100 ns units
+inline constexpr uint64_t kNoReferenceTime = ~uint64_t{0}; // "never" (SyntheticTimer::kNever)
+inline constexpr uint64_t kNoTscDeadline = ~uint64_t{0};
 
 // The first bytes of HV_REFERENCE_TSC_PAGE (the rest of the page is zero).
 inline constexpr size_t kTscPageHeaderSize = 24;
@@ -27,6 +29,11 @@ public:
 
     // Reference time at guest TSC `tsc` (HV_X64_MSR_TIME_REF_COUNT).
     [[nodiscard]] uint64_t time_at(uint64_t tsc) const;
+    // The guest TSC at which the reference time reaches `reference`: time_at(result) >=
+    // reference, and at most about one reference unit (100 ns) later than exact. kNoTscDeadline for
+    // kNoReferenceTime or a time beyond the TSC's range. For arming a host timer for a
+    // synthetic timer's expiration.
+    [[nodiscard]] uint64_t tsc_at(uint64_t reference) const;
 
     // Whether the reference TSC page can express this TSC (tsc_hz > 10 MHz).
     [[nodiscard]] bool page_valid() const { return page_valid_; }

@@ -41,6 +41,12 @@ inline constexpr uint32_t kAccessFrequencyMsrs = 1u << 11;
 inline constexpr uint32_t kAccessTscInvariantControls = 1u << 15;
 } // namespace privilege
 
+// Partition privilege mask, high half (leaf 0x40000003 EBX): which hypercalls may be used.
+namespace privilege_ebx {
+inline constexpr uint32_t kPostMessages = 1u << 4;
+inline constexpr uint32_t kSignalEvents = 1u << 5;
+} // namespace privilege_ebx
+
 // Leaf 0x40000003 EDX.
 namespace feature_edx {
 inline constexpr uint32_t kXmmHypercallInput = 1u << 4;
@@ -79,6 +85,18 @@ inline constexpr uint32_t kTscFrequency = 0x4000'0022;
 inline constexpr uint32_t kApicFrequency = 0x4000'0023;
 inline constexpr uint32_t kVpAssistPage = 0x4000'0073;
 inline constexpr uint32_t kTscInvariantControl = 0x4000'0118;
+// SynIC (TLFS "Inter-Partition Communication", "SynIC MSRs"): per virtual processor.
+inline constexpr uint32_t kScontrol = 0x4000'0080;
+inline constexpr uint32_t kSversion = 0x4000'0081;
+inline constexpr uint32_t kSiefp = 0x4000'0082;
+inline constexpr uint32_t kSimp = 0x4000'0083;
+inline constexpr uint32_t kEom = 0x4000'0084;
+inline constexpr uint32_t kSint0 = 0x4000'0090;
+inline constexpr uint32_t kSint15 = 0x4000'009F;
+// Synthetic timers (TLFS "Timers"): CONFIG and COUNT pairs, 0xB0/0xB1 for timer 0 ... 0xB6/0xB7.
+inline constexpr uint32_t kStimer0Config = 0x4000'00B0;
+inline constexpr uint32_t kStimer0Count = 0x4000'00B1;
+inline constexpr uint32_t kStimer3Count = 0x4000'00B7;
 } // namespace msr
 
 // The layout shared by the hypercall, reference TSC and VP assist page MSRs: bit 0 enables the
@@ -105,6 +123,13 @@ inline constexpr uint64_t kReserved =
 // The hypercall result value: status in bits 15:0, reps completed in bits 43:32.
 inline constexpr unsigned kResultRepsShift = 32;
 
+// The call codes Halcyon implements.
+namespace call {
+inline constexpr uint16_t kPostMessage = 0x005C;
+inline constexpr uint16_t kSignalEvent = 0x005D;
+} // namespace call
+
+// HV_STATUS values (the TLFS's list; the numbers agree with Linux's hyperv-tlfs.h).
 enum class HvStatus : uint16_t {
     success = 0x0000,
     invalid_hypercall_code = 0x0002,
@@ -112,6 +137,11 @@ enum class HvStatus : uint16_t {
     invalid_alignment = 0x0004,
     invalid_parameter = 0x0005,
     access_denied = 0x0006,
+    invalid_vp_index = 0x000E,
+    invalid_port_id = 0x0011,
+    invalid_connection_id = 0x0012,
+    insufficient_buffers = 0x0013,
+    invalid_synic_state = 0x0018,
 };
 
 inline constexpr uint64_t kPageSize = 4096;

@@ -171,6 +171,10 @@ void VirtualLapic::acknowledge(uint8_t vector) {
         return;
     }
     irr_.clear(vector);
+    // AutoEOI (Hyper-V SynIC): the interrupt ends as it is delivered, the ISR never holds it.
+    if (auto_eoi_.test(vector) && !tmr_.test(vector)) {
+        return;
+    }
     isr_.set(vector);
 }
 

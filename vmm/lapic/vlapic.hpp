@@ -130,8 +130,15 @@ public:
     // --- the CPU side ---
     // Highest IRR vector whose priority class (vector >> 4) is above PPR's class, or -1.
     [[nodiscard]] int pending_vector() const;
-    // The partition injected `vector` (= pending_vector()): IRR -> ISR, PPR raised.
+    // The partition injected `vector` (= pending_vector()): IRR -> ISR, PPR raised - except for
+    // an edge-triggered AutoEOI vector, which leaves the IRR without entering the ISR.
     void acknowledge(uint8_t vector);
+    // Vectors whose interrupts end as they are delivered (the Hyper-V SynIC's AutoEOI SINTs):
+    // the guest sends no EOI for them. Configuration of the virtual processor, not an APIC
+    // register: INIT and global disable keep it. A level-triggered interrupt on such a vector
+    // (TMR set) still goes through the ISR, so the IOAPIC sees its EOI.
+    void set_auto_eoi_vectors(const VectorSet& vectors) { auto_eoi_ = vectors; }
+    [[nodiscard]] const VectorSet& auto_eoi_vectors() const { return auto_eoi_; }
     [[nodiscard]] uint8_t task_priority() const { return tpr_; }
     void set_task_priority(uint8_t value) { tpr_ = value; }
     [[nodiscard]] uint8_t processor_priority() const;
@@ -182,6 +189,7 @@ private:
     uint64_t icr_ = 0;         // xAPIC: (high << 32) | low
     uint32_t lvt_[kLvtCount];
     ApicTimer timer_;
+    VectorSet auto_eoi_;
 
     bool nmi_pending_ = false;
     bool startup_pending_ = false;

@@ -3,8 +3,8 @@
 #include "boot/handoff/handoff.hpp"
 #include "vmm/arch/x86_64/tsc.hpp"
 #include "vmm/core/log.hpp"
-#include "vmm/partition/cpuid_policy.hpp"
 #include "vmm/partition/backend_factory.hpp"
+#include "vmm/partition/cpuid_policy.hpp"
 #include "vmm/partition/msr_policy.hpp"
 #include "vmm/partition/object_memory.hpp"
 
@@ -85,6 +85,16 @@ ErrorOr<void> Partition::add_memory(uint64_t guest_physical, uint64_t size) {
 }
 
 uint8_t* Partition::host_pointer(uint64_t guest_physical, size_t size) {
+    // RAM is added from GPA 0 up in 2 MiB chunks, so chunk n usually holds [n * 2 MiB, ...):
+    // try it first (device rings make this a hot path), then search.
+    const uint64_t guess = guest_physical / kChunkSize;
+    if (guess < chunk_count_) {
+        const Chunk& chunk = chunks_[guess];
+        const uint64_t offset = guest_physical - chunk.guest_physical;
+        if (guest_physical >= chunk.guest_physical && offset < chunk.size &&
+            size <= chunk.size - offset)
+            return direct(chunk.host_physical + offset);
+    }
     for (uint32_t i = 0; i < chunk_count_; ++i) {
         const Chunk& chunk = chunks_[i];
         if (guest_physical >= chunk.guest_physical &&
@@ -93,6 +103,21 @@ uint8_t* Partition::host_pointer(uint64_t guest_physical, size_t size) {
             return direct(chunk.host_physical + (guest_physical - chunk.guest_physical));
     }
     return nullptr;
+}
+
+bool Partition::is_ram(uint64_t guest_physical, size_t size) {
+    if (size == 0 || guest_physical + size < guest_physical)
+        return size == 0;
+    while (size > 0) {
+        const size_t piece = static_cast<size_t>(size < kChunkSize - guest_physical % kChunkSize
+                                                     ? size
+                                                     : kChunkSize - guest_physical % kChunkSize);
+        if (host_pointer(guest_physical, piece) == nullptr)
+            return false;
+        guest_physical += piece;
+        size -= piece;
+    }
+    return true;
 }
 
 ErrorOr<void> Partition::write_guest(uint64_t guest_physical, const void* data, size_t size) {
@@ -153,8 +178,7 @@ ErrorOr<uint32_t> Partition::create_vcpu(bool running) {
 }
 
 void Partition::reset(bool all_running) {
-    if (hyperv_ready_)
-        hyperv().reset();
+    reset_hyperv();
     for (uint32_t i = 0; i < chunk_count_; ++i)
         memset(direct(chunks_[i].host_physical), 0, chunks_[i].size);
     for (uint32_t index = 0; index < vcpu_count_; ++index) {

@@ -9,6 +9,9 @@
 //   registers         registers(i), system_registers(i), set_system_registers(i, ...)
 //   intercepts        Intercept + complete_io()
 //   inject            inject_interrupt(i, vector), inject_exception(i, ...)
+//   Hyper-V SynIC     the partition is the hyperv::SynicDelivery of its guest (host -> guest
+//                     messages and events); set_synic_port() routes the guest's
+//                     HvPostMessage / HvSignalEvent of a connection id to a hyperv::SynicPort
 //
 // What the partition decides itself, so no worker ever sees it: CPUID (cpuid_policy.hpp),
 // MSRs (msr_policy.hpp), PAUSE, accesses to guest-physical addresses without memory (they
@@ -22,7 +25,9 @@
 #include "mm/spinlock.hpp"
 #include "vmm/cpu_backend.hpp"
 #include "vmm/emulate/emulator.hpp"
+#include "vmm/hyperv/connection_table.hpp"
 #include "vmm/hyperv/hyperv_partition.hpp"
+#include "vmm/hyperv/synic_ports.hpp"
 #include "vmm/lapic/vlapic.hpp"
 #include "vmm/partition/fpu_state.hpp"
 
@@ -73,16 +78,20 @@ public:
     virtual void vcpu_has_work(uint32_t index) = 0;
     // A guest's local APIC ended a level-triggered interrupt (the IOAPIC's remote IRR clears).
     virtual void end_of_interrupt(uint8_t vector) = 0;
+    // The guest wrote EOM to vCPU `index`'s SynIC: it emptied a message slot, so whoever got
+    // DeliveryResult::queue_full from post_message may retry now (the VMBus host's poll()).
+    // Called on that vCPU's exit path with no partition lock held.
+    virtual void synic_end_of_message(uint32_t index) { (void)index; }
 
 protected:
     ~PartitionObserver() = default;
 };
 
-class Partition {
+class Partition final : public hyperv::SynicDelivery {
 public:
     [[nodiscard]] static ErrorOr<Partition*> create(const char* name, uint32_t address_space_id,
                                                     mm::FrameAllocator& frames);
-    ~Partition();
+    ~Partition() override;
     Partition(const Partition&) = delete;
     Partition& operator=(const Partition&) = delete;
 
@@ -94,6 +103,15 @@ public:
     // Copies to/from guest RAM; fails (without partial effect) if any byte is not RAM.
     [[nodiscard]] ErrorOr<void> write_guest(uint64_t guest_physical, const void* data, size_t size);
     [[nodiscard]] ErrorOr<void> read_guest(uint64_t guest_physical, void* data, size_t size);
+    // For device models that share memory with the guest (VMBus rings): a host pointer to guest
+    // RAM [guest_physical, +size) when it lies within one contiguous piece of RAM (nullptr
+    // otherwise), and whether a range is RAM at all (it may span pieces).
+    [[nodiscard]] uint8_t* ram_pointer(uint64_t guest_physical, size_t size) {
+        return host_pointer(guest_physical, size);
+    }
+    [[nodiscard]] bool is_ram(uint64_t guest_physical, size_t size);
+    // The partition's Hyper-V reference clock (100 ns since creation; immutable once made).
+    [[nodiscard]] const hyperv::ReferenceClock& reference_clock() { return hyperv().clock(); }
 
     // Device memory the worker emulates: a nested page fault there becomes an `mmio`
     // intercept (the region is never backed by RAM or the all-ones page).
@@ -133,8 +151,36 @@ public:
     void deliver_interrupt(const lapic::Ipi& message);
     void inject_exception(uint32_t index, uint8_t vector, bool has_error_code, uint32_t error_code);
 
-    // The earliest TSC deadline of vCPU `index`'s local APIC timer (kNoDeadline if none).
+    // The earliest TSC deadline of vCPU `index`'s own timers - its local APIC timer and its
+    // Hyper-V synthetic timers - (kNoDeadline if none): run_vcpu() must not keep the vCPU in
+    // the guest beyond it, and a halted vCPU wakes then.
     [[nodiscard]] uint64_t timer_deadline(uint32_t index);
+    // Before run_vcpu(index): the worker's own reasons to take the CPU back (the end of the
+    // slice, the next device event) and the deadline it armed the CPU's preemption timer for
+    // (that and timer_deadline()). From then on the partition keeps the preemption timer at
+    // the earlier of `worker_deadline` and the vCPU's own timers as they change during the run
+    // - a TSC-deadline or STIMER write handled inside the partition moves it earlier, a timer
+    // fired before an entry moves it on - so a timer interrupt is neither delayed to the end of
+    // the slice nor followed by an exit for a deadline that has already been served.
+    void set_exit_deadline(uint32_t index, uint64_t worker_deadline, uint64_t armed) {
+        vcpus_[index].worker_deadline = worker_deadline;
+        vcpus_[index].armed_deadline = armed;
+        vcpus_[index].manage_preemption = true;
+    }
+
+    // --- Hyper-V SynIC (partition_synic.cpp, docs/hyperv.md) ---
+    // Routes HvPostMessage / HvSignalEvent for `connection_id` (24 bits) to `port`; nullptr
+    // removes the route. The port is called on the calling vCPU's exit path with no partition
+    // lock held; it must stay valid until removed while no vCPU runs (or for the partition's
+    // life). Fails for an id with its reserved high bits set or when the table is full.
+    [[nodiscard]] ErrorOr<void> set_synic_port(uint32_t connection_id, hyperv::SynicPort* port);
+    // hyperv::SynicDelivery, from any CPU: the message or event flag goes into vCPU `vcpu`'s
+    // SynIC pages, the SINT's vector is asserted on its local APIC and the vCPU kicked.
+    [[nodiscard]] hyperv::DeliveryResult post_message(uint32_t vcpu, uint8_t sint,
+                                                      uint32_t message_type,
+                                                      std::span<const uint8_t> payload) override;
+    [[nodiscard]] hyperv::DeliveryResult signal_event(uint32_t vcpu, uint8_t sint,
+                                                      uint32_t flag_number) override;
 
 private:
     struct Vcpu {
@@ -142,7 +188,20 @@ private:
         FpuState fpu;
         lapic::VirtualLapic* lapic = nullptr;
         mm::SpinLock lapic_lock; // IPIs and device interrupts arrive from other CPUs
-        bool halted = false;     // in HLT until an interrupt it accepts arrives
+        // The vCPU's SynIC and synthetic timers (hyperv().synic(index)): the VMBus host posts
+        // from other CPUs. Never held together with lapic_lock (vectors are collected, then
+        // asserted).
+        mm::SpinLock synic_lock;
+        // Host TSC at which the vCPU's next synthetic timer expires (kNoDeadline if none): read
+        // without the lock before every entry, written under synic_lock.
+        uint64_t synic_deadline = kNoDeadline;
+        // See set_exit_deadline(): the worker's deadline and what the preemption timer is
+        // armed for (only kept once the worker said so).
+        uint64_t worker_deadline = kNoDeadline;
+        uint64_t armed_deadline = kNoDeadline;
+        bool manage_preemption = false;
+        bool stimer_logged = false; // the first synthetic timer was logged
+        bool halted = false;        // in HLT until an interrupt it accepts arrives
         // What the CPU told about the instruction of the last exit (VcpuExit::next_rip and
         // instruction_bytes), so completing it needs no decode when the hardware can do that.
         uint64_t exit_next_rip = 0;
@@ -152,6 +211,7 @@ private:
     class Outbox;
     class LapicMmio;
     class GuestMemory;
+    class HypervMemory; // hyperv::GuestMemory over the guest's RAM (partition_synic.cpp)
     struct Chunk {
         uint64_t guest_physical;
         uint64_t host_physical;
@@ -175,12 +235,39 @@ private:
     [[nodiscard]] virt::CpuidRegisters cpuid(uint32_t index, uint32_t leaf, uint32_t subleaf);
     // false: #GP. Only for MSRs hyperv::HypervPartition::claims_msr() names.
     [[nodiscard]] bool hyperv_msr(uint32_t index, uint32_t msr, bool write, uint64_t& value);
+    // The Hyper-V state, made on first use (any CPU: the first use is safe from several).
     [[nodiscard]] hyperv::HypervPartition& hyperv();
+    [[nodiscard]] bool hyperv_constructed() const {
+        return __atomic_load_n(&hyperv_ready_, __ATOMIC_ACQUIRE);
+    }
+
+    // A guest reboot's reset of the Hyper-V state (HypervPartition::reset), with every vCPU's
+    // SynIC lock held (in index order) so that a host delivery racing the reboot sees either
+    // the old or the fresh SynIC, never half of one. For reset(); nothing if never made.
+    void reset_hyperv();
+    // The SynIC and synthetic timers (partition_synic.cpp).
+    // SynIC and STIMER MSRs of vCPU `index` (on its own CPU); false: #GP.
+    [[nodiscard]] bool synic_msr(uint32_t index, uint32_t msr, bool write, uint64_t& value);
+    // Before an entry at host TSC `now`: fires the vCPU's due synthetic timers; the vectors to
+    // assert on its local APIC are added to `raise`.
+    void fire_synthetic_timers(uint32_t index, uint64_t now, hyperv::InterruptVectors& raise);
+    // With synic_lock held: caches the host TSC of the next synthetic timer expiration.
+    void refresh_synic_deadline(uint32_t index, hyperv::VpSynic& synic, int64_t tsc_offset);
+    // Asserts `vectors` (fixed, edge) on vCPU `index`'s local APIC; `kick` wakes the vCPU (a
+    // delivery from elsewhere). Takes lapic_lock: call with no SynIC lock held.
+    void assert_synic_vectors(uint32_t index, const hyperv::InterruptVectors& vectors, bool kick);
+    // The guest TSC minus the host TSC of vCPU `index` (0 unless the guest wrote IA32_TSC).
+    [[nodiscard]] int64_t guest_tsc_offset(uint32_t index);
 
     // Interrupt delivery (partition_interrupts.cpp).
     // Before an entry: runs the local APIC's timer, starts a vCPU a startup IPI addressed, and
     // queues the interrupt or NMI to deliver; returns false if the vCPU stays halted.
     [[nodiscard]] bool prepare_entry(uint32_t index);
+    // prepare_entry's work under the local APIC's lock; `own_deadline` receives the APIC timer's
+    // deadline when the vCPU is to enter.
+    [[nodiscard]] bool prepare_lapic_entry(uint32_t index, uint64_t now,
+                                           const hyperv::InterruptVectors& synic_vectors,
+                                           uint64_t& own_deadline);
     [[nodiscard]] bool lapic_msr(uint32_t index, uint32_t msr, bool write, uint64_t& value);
     void flush(Outbox& outbox);
     void start_at_vector(uint32_t index, uint8_t vector);
@@ -206,11 +293,35 @@ private:
     MmioRegion mmio_regions_[kMaxMmioRegions] = {};
     uint32_t mmio_region_count_ = 0;
     PartitionObserver* observer_ = nullptr;
-    // The Hyper-V interface state (guest OS ID, hypercall page, reference clock), made with the
-    // first vCPU when the memory size is known; one lock, its calls are short.
+    // The Hyper-V interface state (guest OS ID, hypercall page, reference clock, every vCPU's
+    // SynIC), made on first use when the memory size is known. hyperv_lock_ guards the
+    // partition-wide part (its calls are short); each vCPU's SynIC has its Vcpu::synic_lock.
     alignas(hyperv::HypervPartition) unsigned char hyperv_storage_[sizeof(hyperv::HypervPartition)];
-    bool hyperv_ready_ = false;
+    bool hyperv_ready_ = false;     // atomic: set once, after construction
+    mm::SpinLock hyperv_init_lock_; // construction only (innermost)
     mm::SpinLock hyperv_lock_;
+    // HvPostMessage / HvSignalEvent routes (set_synic_port).
+    hyperv::ConnectionTable synic_ports_;
+    mm::SpinLock synic_ports_lock_;
+};
+
+// The guest's RAM as the Hyper-V code sees it: overlay pages, hypercall parameter blocks, SynIC
+// message slots and event flags (atomics on the host's mapping of that RAM, racing the guest's
+// own LOCK-prefixed accesses). partition_synic.cpp.
+class Partition::HypervMemory final : public hyperv::GuestMemory {
+public:
+    explicit HypervMemory(Partition& partition) : partition_(partition) {}
+    bool fill_page(uint64_t page_gpa, std::span<const uint8_t> prefix) override;
+    bool read(uint64_t guest_physical, std::span<uint8_t> data) override;
+    bool write(uint64_t guest_physical, std::span<const uint8_t> data) override;
+    bool load_u64(uint64_t guest_physical, uint64_t& value) override;
+    bool compare_exchange_u64(uint64_t guest_physical, uint64_t& expected, uint64_t desired,
+                              bool& swapped) override;
+    bool fetch_or_u64(uint64_t guest_physical, uint64_t bits, uint64_t& previous) override;
+
+private:
+    [[nodiscard]] uint64_t* word(uint64_t guest_physical);
+    Partition& partition_;
 };
 
 } // namespace halcyon::vmm

@@ -23,26 +23,15 @@ virt::CpuidRegisters host_cpuid(uint32_t leaf, uint32_t subleaf) {
     return r;
 }
 
-// The hypercall and TSC pages: whole guest pages, zeroed, then the prefix.
-class PageWriter final : public hyperv::GuestPageWriter {
-public:
-    explicit PageWriter(Partition& partition) : partition_(partition) {}
-    bool fill_page(uint64_t page_gpa, std::span<const uint8_t> prefix) override {
-        static constexpr uint8_t kZeros[4096] = {};
-        if (partition_.write_guest(page_gpa, kZeros, sizeof(kZeros)).is_error())
-            return false; // not RAM: nothing was written
-        return prefix.empty() ||
-               !partition_.write_guest(page_gpa, prefix.data(), prefix.size()).is_error();
-    }
-
-private:
-    Partition& partition_;
-};
-
 } // namespace
 
 hyperv::HypervPartition& Partition::hyperv() {
-    if (!hyperv_ready_) {
+    // Made on first use, which may come from several CPUs at once (a vCPU's CPUID exit, another
+    // vCPU's SynIC MSR, the VMBus host): construct under its own lock, publish with a release.
+    if (!hyperv_constructed()) {
+        mm::SpinLockGuard guard(hyperv_init_lock_);
+        if (hyperv_ready_)
+            return *reinterpret_cast<hyperv::HypervPartition*>(hyperv_storage_);
         hyperv::HypervPartitionInfo info;
         info.tsc_hz = x86::tsc::frequency_hz();
         info.creation_tsc = x86::rdtsc();
@@ -52,7 +41,7 @@ hyperv::HypervPartition& Partition::hyperv() {
         info.host_logical_processors = x86::allocated_cpu_count();
         info.physical_address_bits = static_cast<uint8_t>(host_cpuid(0x8000'0008, 0).eax & 0xFF);
         new (hyperv_storage_) hyperv::HypervPartition(info);
-        hyperv_ready_ = true;
+        __atomic_store_n(&hyperv_ready_, true, __ATOMIC_RELEASE);
     }
     return *reinterpret_cast<hyperv::HypervPartition*>(hyperv_storage_);
 }
@@ -73,25 +62,46 @@ virt::CpuidRegisters Partition::cpuid(uint32_t index, uint32_t leaf, uint32_t su
 }
 
 bool Partition::hyperv_msr(uint32_t index, uint32_t msr, bool write, uint64_t& value) {
+    // The SynIC and synthetic timers are per vCPU, under their own lock.
+    if (hyperv::VpSynic::claims_msr(msr))
+        return synic_msr(index, msr, write, value);
     mm::SpinLockGuard guard(hyperv_lock_);
     if (!write)
         return hyperv().read_msr(index, msr, vcpus_[index].backend->guest_tsc(), value);
-    PageWriter pages(*this);
-    return hyperv().write_msr(index, msr, value, pages);
+    HypervMemory memory(*this);
+    return hyperv().write_msr(index, msr, value, memory);
 }
 
 ErrorOr<bool> Partition::handle_hypercall(uint32_t index) {
     CpuBackend& cpu = *vcpus_[index].backend;
     const SystemRegisters system = cpu.system_registers();
-    hyperv::HypercallOutcome outcome;
+    HypervMemory memory(*this);
+    hyperv::HypercallResult result;
     {
         mm::SpinLockGuard guard(hyperv_lock_);
-        outcome = hyperv().hypercall(cpu.registers(), system);
+        result = hyperv().hypercall(cpu.registers(), system, memory);
     }
-    if (outcome == hyperv::HypercallOutcome::completed)
-        cpu.registers().rip += kVmmcallLength;
-    else
+    switch (result.outcome) {
+    case hyperv::HypercallOutcome::undefined_opcode:
         cpu.inject_exception(kVectorInvalidOpcode, false, 0);
+        return false;
+    case hyperv::HypercallOutcome::port_call: {
+        // HvPostMessage / HvSignalEvent passed the checks: the connection's port answers,
+        // called with no lock held (it may post back to this very guest).
+        hyperv::SynicPort* port;
+        {
+            mm::SpinLockGuard guard(synic_ports_lock_);
+            port = synic_ports_.find(result.port_call.connection_id);
+        }
+        const hyperv::HvStatus status = hyperv::call_port(result.port_call, port, index);
+        hyperv::store_hypercall_result(cpu.registers(), hyperv::hypercall_caller(system).long_mode,
+                                       hyperv::hypercall_result(status));
+        break;
+    }
+    case hyperv::HypercallOutcome::completed:
+        break;
+    }
+    cpu.registers().rip += kVmmcallLength;
     return false;
 }
 

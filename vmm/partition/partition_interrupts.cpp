@@ -7,6 +7,7 @@
 // after it is released, so no CPU ever holds two APIC locks (two vCPUs IPI-ing each other at
 // once cannot deadlock).
 #include "vmm/arch/x86_64/cpu.hpp"
+#include "vmm/arch/x86_64/preemption_timer.hpp"
 #include "vmm/partition/lapic_outbox.hpp"
 #include "vmm/partition/partition.hpp"
 
@@ -86,15 +87,52 @@ bool Partition::lapic_msr(uint32_t index, uint32_t msr, bool write, uint64_t& va
 
 uint64_t Partition::timer_deadline(uint32_t index) {
     Vcpu& vcpu = vcpus_[index];
+    const uint64_t synthetic = __atomic_load_n(&vcpu.synic_deadline, __ATOMIC_RELAXED);
     mm::SpinLockGuard guard(vcpu.lapic_lock);
-    return vcpu.lapic->timer_deadline();
+    const uint64_t apic = vcpu.lapic->timer_deadline();
+    return apic < synthetic ? apic : synthetic;
 }
 
 bool Partition::prepare_entry(uint32_t index) {
     Vcpu& vcpu = vcpus_[index];
+    const uint64_t now = x86::rdtsc();
+    // Hyper-V synthetic timers first (under the SynIC's lock, which is never held with the
+    // APIC's): their vectors go into the APIC below, with the APIC timer's.
+    hyperv::InterruptVectors synic_vectors;
+    if (now >= __atomic_load_n(&vcpu.synic_deadline, __ATOMIC_RELAXED))
+        fire_synthetic_timers(index, now, synic_vectors);
+    uint64_t own_deadline = kNoDeadline;
+    if (!prepare_lapic_entry(index, now, synic_vectors, own_deadline))
+        return false;
+    // The vCPU's own timers may have moved since the worker armed the preemption timer: the
+    // guest reprogrammed one inside the partition (take the CPU back then, not at the end of
+    // the slice), or the one it was armed for has just fired (an exit for it now would only
+    // cost a round trip). Keep it at the earliest of them and the worker's deadline.
+    if (vcpu.manage_preemption) {
+        const uint64_t synthetic = __atomic_load_n(&vcpu.synic_deadline, __ATOMIC_RELAXED);
+        uint64_t wanted = vcpu.worker_deadline;
+        if (own_deadline < wanted)
+            wanted = own_deadline;
+        if (synthetic < wanted)
+            wanted = synthetic;
+        if (wanted != vcpu.armed_deadline) {
+            (void)x86::preemption_timer::arm(wanted);
+            vcpu.armed_deadline = wanted;
+        }
+    }
+    return true;
+}
+
+bool Partition::prepare_lapic_entry(uint32_t index, uint64_t now,
+                                    const hyperv::InterruptVectors& synic_vectors,
+                                    uint64_t& own_deadline) {
+    Vcpu& vcpu = vcpus_[index];
     CpuBackend& cpu = *vcpu.backend;
     mm::SpinLockGuard guard(vcpu.lapic_lock);
-    vcpu.lapic->update(x86::rdtsc());
+    for (int vector = synic_vectors.next(0); vector >= 0; vector = synic_vectors.next(vector + 1))
+        vcpu.lapic->accept(static_cast<uint8_t>(vector), false);
+    vcpu.lapic->update(now);
+    own_deadline = vcpu.lapic->timer_deadline();
     if (vcpu.lapic->run_state() == lapic::VirtualLapic::RunState::wait_for_startup) {
         uint8_t vector = 0;
         if (!vcpu.lapic->take_startup(vector))

@@ -114,11 +114,14 @@ bool CpuRunner::admit(sched::EntityId entity, const Assignment& assignment) {
 void CpuRunner::run_vcpu(sched::EntityId entity, const Assignment& assignment, uint64_t until) {
     Vm& vm = *assignment.vm;
     const uint32_t vcpu = assignment.vcpu;
-    // Take the CPU back at the end of the slice, at the next device event, or when the vCPU's
-    // own APIC timer fires (a guest spinning on its timer must see the interrupt on time).
-    const uint64_t deadline =
-        min(min(until, device_deadline()), vm.partition->timer_deadline(vcpu));
+    // Take the CPU back at the end of the slice, at the next device event, or when one of the
+    // vCPU's own timers fires - its APIC timer, its Hyper-V synthetic timers (a guest spinning
+    // on its timer must see the interrupt on time). The partition re-arms by itself as the
+    // guest moves those timers during the run (set_exit_deadline).
+    const uint64_t worker_deadline = min(until, device_deadline());
+    const uint64_t deadline = min(worker_deadline, vm.partition->timer_deadline(vcpu));
     (void)x86::preemption_timer::arm(deadline);
+    vm.partition->set_exit_deadline(vcpu, worker_deadline, deadline);
     const uint64_t start = x86::rdtsc();
     __atomic_store_n(&vm.in_guest_on[vcpu], cpu_index_, __ATOMIC_RELEASE);
     auto result = vm.partition->run_vcpu(vcpu);
