@@ -86,6 +86,12 @@ void* operator new(size_t size, std::align_val_t alignment) {
 void* operator new[](size_t size, std::align_val_t alignment) {
     return allocate_or_panic(size, static_cast<size_t>(alignment));
 }
+// The object `new (std::nothrow)` names; libc++ defines it in its library, which the core
+// does not link.
+namespace std {
+const nothrow_t nothrow{};
+} // namespace std
+
 void* operator new(size_t size, const std::nothrow_t&) noexcept {
     return allocate_or_null(size, kDefaultAlignment);
 }

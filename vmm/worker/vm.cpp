@@ -5,10 +5,12 @@
 #include "vmm/core/log.hpp"
 #include "vmm/worker/cpu_runner.hpp"
 #include "vmm/worker/vm_platform.hpp"
+#include "vmm/worker/vm_vmbus.hpp"
 
 namespace halcyon::worker {
 
 Vm::~Vm() {
+    delete vmbus;
     delete platform;
     delete partition;
 }
@@ -29,6 +31,12 @@ void Vm::end_of_interrupt(uint8_t vector) {
     mm::SpinLockGuard guard(lock);
     if (platform != nullptr)
         platform->end_of_interrupt(vector);
+}
+
+void Vm::synic_end_of_message(uint32_t) {
+    // A message slot is free again: the VMBus host retries what the SynIC could not take.
+    if (vmbus != nullptr)
+        vmbus->poll();
 }
 
 void Vm::wake_all() {

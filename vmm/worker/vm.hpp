@@ -21,6 +21,7 @@ namespace halcyon::worker {
 
 class CpuRunner;
 class VmPlatform;
+class VmVmbus;
 
 inline constexpr uint32_t kNotInGuest = ~0u;
 
@@ -51,6 +52,7 @@ public:
     // PartitionObserver (any CPU).
     void vcpu_has_work(uint32_t index) override;
     void end_of_interrupt(uint8_t vector) override;
+    void synic_end_of_message(uint32_t index) override;
 
     // With `lock` held: the VM (or one vCPU) stops for good.
     void stop(const char* why, uint32_t raw_code = 0);
@@ -66,6 +68,7 @@ public:
     mm::FrameAllocator& frames;
     vmm::Partition* partition = nullptr;
     VmPlatform* platform = nullptr;
+    VmVmbus* vmbus = nullptr; // `vmbus = yes`: the VMBus host and its VSPs
     mm::SpinLock lock;
     ConsoleBuffer console;
     VmState state = VmState::running;

@@ -9,6 +9,7 @@
 #include "vmm/worker/partition_writer.hpp"
 #include "vmm/worker/vm.hpp"
 #include "vmm/worker/vm_platform.hpp"
+#include "vmm/worker/vm_vmbus.hpp"
 
 #include <string.h>
 
@@ -34,6 +35,8 @@ ErrorOr<void> Vm::build() {
     for (uint32_t i = 0; i < config.vcpus; ++i)
         (void)TRY(partition->create_vcpu(all_running));
     platform = TRY(VmPlatform::create(*this));
+    if (config.vmbus)
+        vmbus = TRY(VmVmbus::create(*this));
     return load();
 }
 
@@ -41,6 +44,8 @@ ErrorOr<void> Vm::rebuild() {
     const auto image = boot_info::module_bytes(handoff, config.kernel);
     partition->reset(image && !is_bzimage(*image));
     platform->reset();
+    if (vmbus != nullptr)
+        vmbus->reset();
     return load();
 }
 

@@ -5,6 +5,7 @@
 #include "vmm/partition/object_memory.hpp"
 #include "vmm/worker/devices/platform.hpp"
 #include "vmm/worker/vm.hpp"
+#include "vmm/worker/vm_vmbus.hpp"
 
 #include <new>
 
@@ -83,12 +84,15 @@ void VmPlatform::io_write(uint16_t port, uint8_t size, uint32_t value, uint64_t 
 }
 
 uint64_t VmPlatform::next_deadline() const {
-    return min(pit_.next_deadline(), acpi_.next_deadline());
+    const uint64_t devices = min(pit_.next_deadline(), acpi_.next_deadline());
+    return vm_.vmbus != nullptr ? min(devices, vm_.vmbus->next_tick()) : devices;
 }
 
 void VmPlatform::update(uint64_t now) {
     pit_.update(now);
     acpi_.update(now);
+    if (vm_.vmbus != nullptr)
+        vm_.vmbus->tick(now);
 }
 
 void VmPlatform::deliver(const InterruptMessage& message) {
