@@ -76,6 +76,9 @@ struct BootConfig {
     ManagementNetwork management;
     CrashTest crash_test = CrashTest::none;
     OnReady on_ready = OnReady::run;
+    // The scratch-disk self-test at boot (drivers/block/selftest.hpp): writes a pattern to the
+    // last MiB of every disk whose sector 0 carries the scratch marker. For tests only.
+    bool storage_selftest = false;
     uint32_t vm_count = 0;
     VmConfig vms[kMaxVms];
 };

@@ -176,6 +176,13 @@ void on_ready(Parser& p, const Value& v) {
         p.out.on_ready = static_cast<OnReady>(index);
 }
 
+void storage_selftest(Parser& p, const Value& v) {
+    static constexpr const char* kNames[] = {"no", "yes"};
+    size_t index;
+    if (choose(p, v, "storage_selftest", kNames, 2, "yes or no", index))
+        p.out.storage_selftest = index == 1;
+}
+
 // ---- [management] ----
 
 void address(Parser& p, const Value& v) {
@@ -388,7 +395,7 @@ constexpr size_t count_of(const T (&)[N]) {
 constexpr KeySpec kGlobalKeys[] = {
     {"serial", serial, false},       {"serial_baud", serial_baud, false},
     {"log_level", log_level, false}, {"crash_test", crash_test, false},
-    {"on_ready", on_ready, false},
+    {"on_ready", on_ready, false},   {"storage_selftest", storage_selftest, false},
 };
 constexpr KeySpec kManagementKeys[] = {
     {"address", address, false}, {"gateway", gateway, false}, {"ipv6", ipv6, false},

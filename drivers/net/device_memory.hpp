@@ -1,6 +1,6 @@
 // What a driver needs from whoever hosts it (the core today, the management partition later):
-// DMA-able memory and mappings of device registers. Small interfaces so the drivers move
-// between environments unchanged and host tests can hand them plain buffers.
+// DMA-able memory, mappings of device registers and busy waiting. Small interfaces so the drivers
+// move between environments unchanged and host tests can hand them plain buffers.
 #pragma once
 
 #include "lib/base/error_or.hpp"
@@ -34,6 +34,17 @@ public:
 
 protected:
     ~MmioMapper() = default;
+};
+
+// Busy waiting, from whoever hosts the driver (the core: TSC; tests: a fake clock that also
+// advances the fake device). Drivers poll registers in steps of it with a bounded count, so an
+// unresponsive device gives a timeout error instead of a hang.
+class Delay {
+public:
+    virtual void delay_us(uint32_t microseconds) = 0;
+
+protected:
+    ~Delay() = default;
 };
 
 } // namespace halcyon::drivers

@@ -1,7 +1,8 @@
 // The one interface the management network sees, whatever the management NIC is: virtio-net
 // (through VirtioNetNic below) or an Intel e1000/e1000e (drivers/net/e1000.hpp). Also the
-// choice of that NIC among the PCI functions (halcyon.cfg's `nic = auto | bb:dd.f`) and the
-// delay service drivers need for bounded register polls.
+// choice of that NIC among the PCI functions (halcyon.cfg's `nic = auto | bb:dd.f`). (The Delay
+// service drivers use for bounded register polls is in device_memory.hpp, shared with
+// drivers/block.)
 #pragma once
 
 #include "drivers/net/virtio_net.hpp"
@@ -13,17 +14,6 @@
 #include <stdint.h>
 
 namespace halcyon::drivers {
-
-// Busy waiting, from whoever hosts the driver (the core: TSC; tests: a fake clock that also
-// advances the fake device). Drivers poll registers in steps of it with a bounded count, so an
-// unresponsive device gives a timeout error instead of a hang.
-class Delay {
-public:
-    virtual void delay_us(uint32_t microseconds) = 0;
-
-protected:
-    ~Delay() = default;
-};
 
 // Receives frames from Nic::poll(). The span is only valid during the call (the driver gives
 // the buffer back to the device right after).

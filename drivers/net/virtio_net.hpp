@@ -5,9 +5,9 @@
 #pragma once
 
 #include "drivers/net/device_memory.hpp"
-#include "drivers/net/virtio_pci.hpp"
-#include "drivers/net/virtqueue.hpp"
 #include "drivers/pci/pci.hpp"
+#include "drivers/virtio/virtio_pci.hpp"
+#include "drivers/virtio/virtqueue.hpp"
 #include "lib/base/error_or.hpp"
 
 #include <array>

@@ -10,6 +10,11 @@ the given status, all within `timeout` seconds. On failure the FULL serial log i
 `boot` is "usb", "pxe" or "iso" (the hybrid ISO on a CD drive); `firmware` is "uefi" (OVMF, the
 default) or "bios" (QEMU's SeaBIOS, which boots the ISO through GRUB and the Multiboot2 stage).
 
+`qemu_args` adds QEMU arguments (devices, drives); "{work}" in them is the case's work directory.
+`host_script` names a script next to this file that is run as `SCRIPT prepare WORK` before the
+boot (to make disk images, say) and `SCRIPT verify WORK` after the serial log passed and QEMU is
+gone (to check what the guest left in them); a non-zero exit fails the case.
+
 A case with `"disabled": "<reason>"` is not run by CTest (tests/integration/CMakeLists.txt marks it
 DISABLED): it states what an unfinished feature must do. Run directly, it runs as any other case.
 
@@ -106,6 +111,20 @@ class TestFailure(Exception):
     pass
 
 
+def case_qemu_args(case, work):
+    return [arg.replace("{work}", str(work)) for arg in case.get("qemu_args", [])]
+
+
+def run_host_script(case, work, step):
+    if not case.get("host_script"):
+        return
+    result = subprocess.run([sys.executable, str(HERE / case["host_script"]), step, str(work)],
+                            capture_output=True, text=True)
+    print(result.stdout + result.stderr, end="")
+    if result.returncode != 0:
+        raise TestFailure(f"{case['host_script']} {step} failed (status {result.returncode})")
+
+
 def compile_pattern(pattern, values):
     # Plain substitution, not str.format: regex quantifiers like {7} must stay as they are.
     for placeholder, value in values.items():
@@ -185,8 +204,8 @@ def watch(case, machine, expect, forbid, ready_pattern):
 def run_case(case, args):
     if args.machine == "bochs":
         unavailable = bochs.available()
-        if case["boot"] == "pxe" or unavailable:
-            why = unavailable or "network boot"
+        if case["boot"] == "pxe" or case.get("qemu_args") or unavailable:
+            why = unavailable or ("network boot" if case["boot"] == "pxe" else "QEMU devices")
             print(f"SKIP: {case['name']} cannot run under Bochs here: {why}")
             return SKIPPED
     if (args.machine == "bochs" or case["boot"] == "iso") and not args.disk_image:
@@ -211,7 +230,7 @@ def run_case(case, args):
                               args.disk_image or work / "halcyon.iso")
     else:
         machine = qemu.Qemu(work, case.get("cpus", 1), case.get("memory", 512),
-                            boot_args(case, work, args.disk_image),
+                            boot_args(case, work, args.disk_image) + case_qemu_args(case, work),
                             firmware=case.get("firmware", "uefi"))
     values = {"{virt}": machine.virt, "{cpus}": str(case.get("cpus", 1))}
     expect = [AnyOrder([compile_pattern(p, values) for p in pattern]) if isinstance(pattern, list)
@@ -221,8 +240,12 @@ def run_case(case, args):
     print(f"{case['name']}: {case.get('description', '')}")
     print(f"  accelerator: {machine.describe()}")
     try:
+        run_host_script(case, work, "prepare")
         machine.start()
         ready_after, how = watch(case, machine, expect, forbid, ready)
+        if case.get("host_script"):
+            machine.stop()  # the images are complete once QEMU is gone
+            run_host_script(case, work, "verify")
         total = time.monotonic() - machine.started
         timing = f"READY after {ready_after:.1f}s" if ready_after is not None else "no READY"
         summary.write_text(f"{case['name']}: PASS ({timing}, {total:.1f}s total)\n")

@@ -1,7 +1,7 @@
 // Finding the virtio 1.x structures (common, notify, ISR, device) in a function's vendor
 // capabilities (virtio 1.1, 4.1.4), over a fake configuration space.
 #include "drivers/net/virtio_net.hpp"
-#include "drivers/net/virtio_pci.hpp"
+#include "drivers/virtio/virtio_pci.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // The split virtqueue against a fake device that reads the available ring and completes
 // buffers through the used ring, as a virtio device does (virtio 1.1, 2.6).
-#include "drivers/net/virtqueue.hpp"
+#include "drivers/virtio/virtqueue.hpp"
 
 #include <gtest/gtest.h>
 

@@ -5,6 +5,7 @@
 // faults), and only then anything that reads the hand-off or touches memory management.
 #include "boot/config/config.hpp"
 #include "boot/handoff/handoff.hpp"
+#include "drivers/block/core_storage.hpp"
 #include "mgmt/net/service.hpp"
 #include "mm/heap_core.hpp"
 #include "vmm/acpi/acpi.hpp"
@@ -192,6 +193,13 @@ extern "C" [[noreturn]] void kernel_main(uint64_t handoff_physical, uint64_t ent
 
     log::plain_line("HALCYON READY cpus=%u virt=%s npt=%d", cpus, virt::kind_name(features.kind),
                     features.npt_or_ept ? 1 : 0);
+
+    // The disks (issue #7): every virtio-blk, NVMe and AHCI disk is started and reported, and
+    // with storage_selftest = yes the scratch-disk self-test runs. A disk that fails is
+    // reported and skipped; nothing here stops the boot.
+    (void)drivers::block::start_core_storage(
+        frames,
+        drivers::block::CoreStorageOptions{x86::tsc::frequency_hz(), g_config.storage_selftest});
 
     // The management network (issue #6), in the core until the management partition exists.
     // It is polled from this CPU: by the VM worker's run loop (vmm/worker/cpu_runner.cpp)

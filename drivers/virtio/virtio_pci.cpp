@@ -1,4 +1,4 @@
-#include "drivers/net/virtio_pci.hpp"
+#include "drivers/virtio/virtio_pci.hpp"
 
 #include "drivers/net/mmio.hpp"
 
@@ -113,8 +113,8 @@ uint8_t Transport::status() const {
     return mmio::read8(common_, kDeviceStatus);
 }
 
-void Transport::add_status(uint8_t bits) {
-    mmio::write8(common_, kDeviceStatus, static_cast<uint8_t>(status() | bits));
+void Transport::write_status(uint8_t status) {
+    mmio::write8(common_, kDeviceStatus, status);
 }
 
 uint64_t Transport::device_features() const {
@@ -174,6 +174,10 @@ uint8_t Transport::device_config8(uint32_t offset) const {
 
 uint16_t Transport::device_config16(uint32_t offset) const {
     return mmio::read16(device_, offset);
+}
+
+uint32_t Transport::device_config32(uint32_t offset) const {
+    return mmio::read32(device_, offset);
 }
 
 } // namespace halcyon::drivers::virtio

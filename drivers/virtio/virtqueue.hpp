@@ -1,6 +1,7 @@
-// A virtio split virtqueue (virtio 1.1, 2.6), driver side, one descriptor per buffer (no
-// chains, no indirect descriptors, no event index). Pure: it works on the ring memory it is
-// given, so host tests play the device by reading the available ring and writing the used ring.
+// A virtio split virtqueue (virtio 1.1, 2.6), driver side: single buffers (virtio-net) and
+// descriptor chains (virtio-blk's header, data, status), no indirect descriptors, no event
+// index. Pure: it works on the ring memory it is given, so host tests play the device by
+// reading the available ring and writing the used ring.
 //
 // Layout in one DmaRegion: descriptor table (16 * size, 16-byte aligned), available ring
 // (6 + 2 * size, 2-byte aligned), then, 4-byte aligned, the used ring (6 + 8 * size).
@@ -9,6 +10,7 @@
 #include "lib/base/error_or.hpp"
 
 #include <optional>
+#include <span>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -32,8 +34,15 @@ struct VirtqUsedElement {
 static_assert(sizeof(VirtqUsedElement) == 8);
 
 struct UsedBuffer {
-    uint16_t descriptor;
-    uint32_t length; // bytes the device wrote (receive) or 0 (transmit)
+    uint16_t descriptor; // the head of the chain
+    uint32_t length;     // bytes the device wrote (receive) or 0 (transmit)
+};
+
+// One buffer of a chain.
+struct BufferSegment {
+    uint64_t device_address;
+    uint32_t length;
+    bool device_writable;
 };
 
 class SplitVirtqueue {
@@ -58,7 +67,10 @@ public:
     // find its buffer when it comes back). busy when every descriptor is in flight.
     [[nodiscard]] ErrorOr<uint16_t> submit(uint64_t device_address, uint32_t length,
                                            bool device_writable);
-    // The next buffer the device is done with, if any; its descriptor is free again.
+    // Hands a chain of buffers to the device as one request; returns the head descriptor. The
+    // device-readable segments must come before the device-writable ones (2.6.4.2).
+    [[nodiscard]] ErrorOr<uint16_t> submit_chain(std::span<const BufferSegment> segments);
+    // The next buffer (or chain) the device is done with, if any; its descriptors are free again.
     [[nodiscard]] std::optional<UsedBuffer> take_used();
 
     // Whether the device asked not to be notified (VIRTQ_USED_F_NO_NOTIFY); a hint only.

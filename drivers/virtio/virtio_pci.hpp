@@ -5,8 +5,8 @@
 #pragma once
 
 #include "drivers/net/device_memory.hpp"
-#include "drivers/net/virtqueue.hpp"
 #include "drivers/pci/pci.hpp"
+#include "drivers/virtio/virtqueue.hpp"
 #include "lib/base/error_or.hpp"
 
 #include <stdint.h>
@@ -58,8 +58,38 @@ struct Capabilities {
 [[nodiscard]] ErrorOr<Capabilities> find_capabilities(pci::ConfigSpace& config,
                                                       pci::Address address);
 
+// What a device driver needs of its transport (3.1, 4.1.4.3), as an interface so drivers run
+// against a fake device in host tests; Transport below is the PCI implementation.
+class DeviceTransport {
+public:
+    [[nodiscard]] virtual uint8_t status() const = 0;
+    // Writes the device status; 0 starts a reset, complete once status() reads 0 again.
+    virtual void write_status(uint8_t status) = 0;
+    void add_status(uint8_t bits) { write_status(static_cast<uint8_t>(status() | bits)); }
+
+    [[nodiscard]] virtual uint64_t device_features() const = 0;
+    // Writes the driver features, sets FEATURES_OK and checks that the device kept it.
+    [[nodiscard]] virtual ErrorOr<void> negotiate(uint64_t driver_features) = 0;
+
+    [[nodiscard]] virtual uint16_t max_queue_size(uint16_t queue) const = 0;
+    // Tells the device about the rings of `queue`, interrupts off (polled), and enables it.
+    [[nodiscard]] virtual ErrorOr<void> enable_queue(uint16_t queue,
+                                                     const SplitVirtqueue& ring) = 0;
+    virtual void notify(uint16_t queue) = 0;
+
+    // Device-specific configuration, read consistently (config_generation loop by the caller).
+    [[nodiscard]] virtual uint8_t config_generation() const = 0;
+    [[nodiscard]] virtual uint32_t device_config_length() const = 0;
+    [[nodiscard]] virtual uint8_t device_config8(uint32_t offset) const = 0;
+    [[nodiscard]] virtual uint16_t device_config16(uint32_t offset) const = 0;
+    [[nodiscard]] virtual uint32_t device_config32(uint32_t offset) const = 0;
+
+protected:
+    ~DeviceTransport() = default;
+};
+
 // The mapped transport of one device.
-class Transport {
+class Transport final : public DeviceTransport {
 public:
     // Sizes the BARs, maps the structures through `mmio` and enables memory decoding and bus
     // mastering.
@@ -67,25 +97,26 @@ public:
                                                  const pci::Function& function, MmioMapper& mmio);
     Transport() = default;
 
+    // Resets the device and waits (unbounded: virtio-net's path; drivers with a Delay write
+    // status 0 and poll status() themselves).
     void reset();
-    [[nodiscard]] uint8_t status() const;
-    void add_status(uint8_t bits);
 
-    [[nodiscard]] uint64_t device_features() const;
-    // Writes the driver features, sets FEATURES_OK and checks that the device kept it.
-    [[nodiscard]] ErrorOr<void> negotiate(uint64_t driver_features);
+    [[nodiscard]] uint8_t status() const override;
+    void write_status(uint8_t status) override;
 
-    [[nodiscard]] uint16_t max_queue_size(uint16_t queue) const;
-    // Tells the device about the rings of `queue`, interrupts off (polled), and enables it.
-    [[nodiscard]] ErrorOr<void> enable_queue(uint16_t queue, const SplitVirtqueue& ring);
-    void notify(uint16_t queue);
+    [[nodiscard]] uint64_t device_features() const override;
+    [[nodiscard]] ErrorOr<void> negotiate(uint64_t driver_features) override;
 
-    // Device-specific configuration, read consistently (config_generation loop by the caller).
-    [[nodiscard]] uint8_t config_generation() const;
-    [[nodiscard]] uint8_t device_config8(uint32_t offset) const;
-    [[nodiscard]] uint16_t device_config16(uint32_t offset) const;
+    [[nodiscard]] uint16_t max_queue_size(uint16_t queue) const override;
+    [[nodiscard]] ErrorOr<void> enable_queue(uint16_t queue, const SplitVirtqueue& ring) override;
+    void notify(uint16_t queue) override;
+
+    [[nodiscard]] uint8_t config_generation() const override;
+    [[nodiscard]] uint8_t device_config8(uint32_t offset) const override;
+    [[nodiscard]] uint16_t device_config16(uint32_t offset) const override;
+    [[nodiscard]] uint32_t device_config32(uint32_t offset) const override;
     [[nodiscard]] bool has_device_config() const { return device_ != nullptr; }
-    [[nodiscard]] uint32_t device_config_length() const { return device_length_; }
+    [[nodiscard]] uint32_t device_config_length() const override { return device_length_; }
 
 private:
     volatile uint8_t* common_ = nullptr;

@@ -1,4 +1,4 @@
-#include "drivers/net/virtqueue.hpp"
+#include "drivers/virtio/virtqueue.hpp"
 
 #include <string.h>
 
@@ -61,21 +61,42 @@ uint64_t SplitVirtqueue::used_ring_address() const {
 
 ErrorOr<uint16_t> SplitVirtqueue::submit(uint64_t device_address, uint32_t length,
                                          bool device_writable) {
-    if (free_count_ == 0)
+    const BufferSegment segment{device_address, length, device_writable};
+    return submit_chain(std::span<const BufferSegment>(&segment, 1));
+}
+
+ErrorOr<uint16_t> SplitVirtqueue::submit_chain(std::span<const BufferSegment> segments) {
+    if (segments.empty())
+        return Error(ErrorCode::invalid_argument, "empty virtqueue chain");
+    for (size_t i = 1; i < segments.size(); ++i) {
+        if (segments[i - 1].device_writable && !segments[i].device_writable)
+            return Error(ErrorCode::invalid_argument,
+                         "device-readable buffers must precede device-writable ones");
+    }
+    if (segments.size() > free_count_)
         return Error(ErrorCode::busy, "virtqueue is full");
-    const uint16_t index = free_head_;
-    VirtqDescriptor& descriptor = descriptors_[index];
-    free_head_ = descriptor.next;
-    --free_count_;
-    descriptor.address = device_address;
-    descriptor.length = length;
-    descriptor.flags = device_writable ? kDescriptorWrite : 0;
-    descriptor.next = 0;
-    avail_[2 + (avail_index_ & (size_ - 1))] = index;
+    const uint16_t head = free_head_;
+    uint16_t index = head;
+    for (size_t i = 0; i < segments.size(); ++i) {
+        VirtqDescriptor& descriptor = descriptors_[index];
+        const uint16_t next_free = descriptor.next;
+        const bool last = i + 1 == segments.size();
+        descriptor.address = segments[i].device_address;
+        descriptor.length = segments[i].length;
+        descriptor.flags = static_cast<uint16_t>(
+            (segments[i].device_writable ? kDescriptorWrite : 0) | (last ? 0 : kDescriptorNext));
+        // The free list is threaded through `next`, so the chain links are the free list's own
+        // order: descriptor.next already names the following free descriptor.
+        descriptor.next = last ? 0 : next_free;
+        free_head_ = next_free;
+        index = next_free;
+    }
+    free_count_ = static_cast<uint16_t>(free_count_ - segments.size());
+    avail_[2 + (avail_index_ & (size_ - 1))] = head;
     ordering_barrier();
     ++avail_index_;
     avail_[1] = avail_index_;
-    return index;
+    return head;
 }
 
 std::optional<UsedBuffer> SplitVirtqueue::take_used() {
@@ -92,9 +113,18 @@ std::optional<UsedBuffer> SplitVirtqueue::take_used() {
     // corrupting the free list.
     if (id >= size_)
         return std::nullopt;
-    descriptors_[id].next = free_head_;
+    // Return the whole chain: follow NEXT from the head (bounded by the queue size, so a
+    // corrupted table cannot loop), then splice it onto the free list.
+    uint16_t tail = static_cast<uint16_t>(id);
+    uint16_t count = 1;
+    while ((descriptors_[tail].flags & kDescriptorNext) != 0 && descriptors_[tail].next < size_ &&
+           count < size_) {
+        tail = descriptors_[tail].next;
+        ++count;
+    }
+    descriptors_[tail].next = free_head_;
     free_head_ = static_cast<uint16_t>(id);
-    ++free_count_;
+    free_count_ = static_cast<uint16_t>(free_count_ + count);
     return UsedBuffer{static_cast<uint16_t>(id), length};
 }
 
