@@ -1,6 +1,7 @@
 #include "mgmt/net/core_platform.hpp"
 
 #include "mm/page_table_policies.hpp"
+#include "vmm/arch/x86_64/random.hpp"
 
 #include <string.h>
 
@@ -15,44 +16,11 @@ uint64_t read_cr3() {
     return value;
 }
 
-struct CpuidResult {
-    uint32_t eax, ebx, ecx, edx;
-};
-CpuidResult cpuid(uint32_t leaf, uint32_t subleaf = 0) {
-    CpuidResult r;
-    asm volatile("cpuid"
-                 : "=a"(r.eax), "=b"(r.ebx), "=c"(r.ecx), "=d"(r.edx)
-                 : "a"(leaf), "c"(subleaf));
-    return r;
-}
-
-bool has_rdrand() {
-    return (cpuid(1).ecx >> 30) & 1;
-}
-bool has_rdseed() {
-    return cpuid(0).eax >= 7 && ((cpuid(7).ebx >> 18) & 1);
-}
-
-// Both instructions may transiently fail (CF=0); retry a bounded number of times.
-bool rdrand64(uint64_t& out) {
-    for (int i = 0; i < 32; ++i) {
-        unsigned char ok;
-        asm volatile("rdrand %0; setc %1" : "=r"(out), "=qm"(ok));
-        if (ok)
-            return true;
-    }
-    return false;
-}
-bool rdseed64(uint64_t& out) {
-    for (int i = 0; i < 64; ++i) {
-        unsigned char ok;
-        asm volatile("rdseed %0; setc %1" : "=r"(out), "=qm"(ok));
-        if (ok)
-            return true;
-        asm volatile("pause");
-    }
-    return false;
-}
+// The CPU's random number instructions (shared with the rest of the core).
+using x86::has_rdrand;
+using x86::has_rdseed;
+using x86::rdrand64;
+using x86::rdseed64;
 
 uint8_t cmos_read(uint8_t reg) {
     uint8_t value;
