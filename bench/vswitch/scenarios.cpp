@@ -187,9 +187,13 @@ public:
 // prefixes, port ranges, TCP and UDP), none of which denies the traffic.
 class Acl1000 final : public L2Forward {
 public:
-    explicit Acl1000(uint32_t frame_size) : L2Forward(frame_size) {
+    Acl1000(uint32_t frame_size, bool caches) : L2Forward(frame_size) {
         acl::AclLimits limits;
         limits.max_rules = kAclRules;
+        // The classification cache at eight entries per flow in flight (the rows cycle through
+        // 1,024): four-way sets that full rarely overflow, where at four entries per flow about
+        // one flow in a hundred shares an overfull set and misses every time.
+        limits.classification_cache_entries = caches ? 8192 : 0;
         memory_.resize(acl::PortAcl::memory_bytes(limits));
         acl_.emplace(acl::PortAcl::create(limits, memory_).release_value());
         std::vector<acl::Rule> rules(kAclRules);
@@ -230,7 +234,7 @@ private:
 // NVGRE with 10,000 CA records spread over 40 remote hosts (plus the local VM's own record).
 class NvgreScenario : public SwitchScenario {
 public:
-    NvgreScenario() {
+    explicit NvgreScenario(bool caches) {
         PortConfig vm;
         vm.vsid = 5001;
         vm.mtu = 9000;
@@ -252,6 +256,14 @@ public:
         provider.mtu = 9000; // jumbo provider network: 1500-byte customer frames + 42 fit
         provider.router_mac = host_mac(7777);
         nv_.emplace(*policy_, provider);
+        // Exact-match flow caches at eight entries per flow in flight (the rows cycle through
+        // 1,024), as the ACL's classification cache.
+        if (caches) {
+            customer_flows_.resize(8192);
+            provider_flows_.resize(8192);
+            if (nv_->set_flow_caches(customer_flows_, provider_flows_).is_error())
+                std::abort();
+        }
         (void)nv_->add_local_provider_address(local_pa(), host_mac(8000));
         for (uint32_t h = 0; h < kRemoteHosts; ++h)
             (void)nv_->set_provider_neighbor(remote_pa(h), host_mac(8001 + h));
@@ -272,11 +284,13 @@ protected:
     std::vector<nvgre::SubnetSlot> subnet_slots_;
     std::optional<nvgre::PolicyTable> policy_;
     std::optional<nvgre::NetworkVirtualization> nv_;
+    std::vector<nvgre::CustomerFlowEntry> customer_flows_;
+    std::vector<nvgre::ProviderFlowEntry> provider_flows_;
 };
 
 class NvgreEncap final : public NvgreScenario {
 public:
-    explicit NvgreEncap(uint32_t frame_size) {
+    NvgreEncap(uint32_t frame_size, bool caches) : NvgreScenario(caches) {
         ingress_ = vm_port_;
         for (uint32_t i = 0; i < kTemplates; ++i) {
             const uint32_t n = (i * 9973u) % kPolicyRecords; // spread over the whole policy
@@ -288,7 +302,7 @@ public:
 
 class NvgreDecap final : public NvgreScenario {
 public:
-    explicit NvgreDecap(uint32_t frame_size) {
+    NvgreDecap(uint32_t frame_size, bool caches) : NvgreScenario(caches) {
         ingress_ = uplink_port_;
         for (uint32_t i = 0; i < kTemplates; ++i) {
             const uint32_t n = (i * 9973u) % kPolicyRecords;
@@ -337,18 +351,18 @@ const char* row_description(Row row) {
     return "?";
 }
 
-std::unique_ptr<Scenario> make_scenario(Row row, uint32_t frame_size) {
+std::unique_ptr<Scenario> make_scenario(Row row, uint32_t frame_size, bool caches) {
     switch (row) {
     case Row::copy_baseline:
         return std::make_unique<CopyBaseline>(frame_size);
     case Row::l2_forward:
         return std::make_unique<L2Forward>(frame_size);
     case Row::acl_1000:
-        return std::make_unique<Acl1000>(frame_size);
+        return std::make_unique<Acl1000>(frame_size, caches);
     case Row::nvgre_encap:
-        return std::make_unique<NvgreEncap>(frame_size);
+        return std::make_unique<NvgreEncap>(frame_size, caches);
     case Row::nvgre_decap:
-        return std::make_unique<NvgreDecap>(frame_size);
+        return std::make_unique<NvgreDecap>(frame_size, caches);
     }
     return nullptr;
 }

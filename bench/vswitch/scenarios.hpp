@@ -26,6 +26,9 @@ enum class Row { copy_baseline, l2_forward, acl_1000, nvgre_encap, nvgre_decap }
 
 [[nodiscard]] const char* row_name(Row row);
 [[nodiscard]] const char* row_description(Row row);
-[[nodiscard]] std::unique_ptr<Scenario> make_scenario(Row row, uint32_t frame_size);
+// `caches` false builds the ACL without its classification cache and NVGRE without flow caches:
+// every packet takes the full path (what a cache miss costs, less the insert).
+[[nodiscard]] std::unique_ptr<Scenario> make_scenario(Row row, uint32_t frame_size,
+                                                      bool caches = true);
 
 } // namespace halcyon::vswitch::bench

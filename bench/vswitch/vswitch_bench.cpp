@@ -6,6 +6,7 @@
 //       one row for bench/vswitch/callgrind.sh: warms up, then runs P packets between
 //       CALLGRIND_START/STOP_INSTRUMENTATION so `valgrind --tool=callgrind --instr-atstart=no`
 //       counts only the measured loop. ROW: copy, l2, acl, encap, decap.
+//   --no-caches (with either) builds the ACL and NVGRE rows without their exact-match caches.
 #include "bench/vswitch/scenarios.hpp"
 
 #include <valgrind/callgrind.h>
@@ -46,14 +47,14 @@ double median(std::vector<double> values) {
     return values[values.size() / 2];
 }
 
-int table(int repeats) {
+int table(int repeats, bool caches) {
     std::printf("%-26s %6s %14s %10s %12s\n", "row", "bytes", "packets/s", "ns/packet",
                 "x baseline");
     for (uint32_t size : {64u, 1500u}) {
         double baseline_ns = 0;
         const uint64_t packets = size == 64 ? 2'000'000 : 500'000;
         for (Row row : kRows) {
-            auto scenario = make_scenario(row, size);
+            auto scenario = make_scenario(row, size, caches);
             if (!run_packets(*scenario, packets / 4)) // warm caches and tables
                 return 1;
             std::vector<double> ns_per_packet;
@@ -85,6 +86,7 @@ int main(int argc, char** argv) {
     uint64_t packets = 100'000;
     bool callgrind = false;
     int repeats = 7;
+    bool caches = true;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         auto value = [&]() -> std::string {
@@ -104,19 +106,21 @@ int main(int argc, char** argv) {
             repeats = std::max(1, std::stoi(value()));
         else if (arg == "--callgrind")
             callgrind = true;
+        else if (arg == "--no-caches")
+            caches = false;
         else {
-            std::fprintf(stderr,
-                         "usage: vswitch_bench [--repeats N] | --row copy|l2|acl|encap|decap "
-                         "--size 64|1500 --packets N --callgrind\n");
+            std::fprintf(stderr, "usage: vswitch_bench [--repeats N] [--no-caches] | --row "
+                                 "copy|l2|acl|encap|decap --size 64|1500 --packets N --callgrind "
+                                 "[--no-caches]\n");
             return 2;
         }
     }
     if (!callgrind)
-        return table(repeats);
+        return table(repeats, caches);
     for (Row row : kRows) {
         if (row_arg != row_description(row))
             continue;
-        auto scenario = make_scenario(row, size);
+        auto scenario = make_scenario(row, size, caches);
         if (!run_packets(*scenario, packets)) // warm-up, not counted
             return 1;
         CALLGRIND_ZERO_STATS;

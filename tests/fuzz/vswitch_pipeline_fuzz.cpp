@@ -6,276 +6,44 @@
 // selector / 14 advances the clock (ms), length (one byte, x6) bounds the frame. Frames for
 // non-trunk ports are batched into bursts; trunk frames go alone so the checker knows their tag.
 // Inputs of odd length run with a (counting) capturing extension attached, so the switch takes
-// its frame-by-frame path; even ones the batched path.
+// its frame-by-frame path; even ones the batched path. A record of length 0 is a control record
+// instead: selector % 8 picks a change of the switch's state between bursts (an NVGRE record that
+// moves, disappears or changes its MAC, a neighbour's new MAC, a new local provider address, ACL
+// rules replaced, a port moved to another virtual subnet, a port removed and added again) — the
+// changes a cached decision must not survive.
 //
-// Invariants, checked on every delivered frame with a model written from the port settings (not
-// from the switch's own classification): no frame reaches a port outside its VLAN / PVLAN /
-// VSID domain; frames on the trunk carry the tag of their domain; frames leaving a virtual
-// subnet for the provider port are NVGRE with a VSID of the sender's routing domain; and when
-// the input is done every frame has gone back to the pool (nothing lost or double-freed).
-#include "vswitch/acl/acl_hook.hpp"
-#include "vswitch/acl/port_acl.hpp"
-#include "vswitch/nvgre/network_virtualization.hpp"
-#include "vswitch/qos/switch_qos.hpp"
-#include "vswitch/vswitch.hpp"
+// Two switches run every input side by side: one with the NVGRE flow caches and the ACL
+// classification cache, one without any cache. Invariants, checked on every delivered frame with
+// a model written from the port settings (not from the switch's own classification): no frame
+// reaches a port outside its VLAN / PVLAN / VSID domain; frames on the trunk carry the tag of
+// their domain; frames leaving a virtual subnet for the provider port are NVGRE with a VSID of the
+// sender's routing domain; the cached switch delivers exactly what the uncached one delivers (the
+// same bytes to the same ports in the same order) and counts the same drops; and when the input
+// is done every frame has gone back to the pool (nothing lost or double-freed).
+#include "tests/fuzz/vswitch_pipeline_fuzz_fixture.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <optional>
 #include <vector>
 
 namespace {
 
-using namespace halcyon::vswitch;
+using namespace vswitch_fuzz;
 
-enum Port : PortId {
-    kTrunk,     // external, trunk 10,20,100-102, native 1
-    kWeb1,      // access 10, every guard
-    kWeb2,      // access 10, ACL
-    kDb,        // access 20
-    kIso1,      // PVLAN isolated 101 (primary 100)
-    kIso2,      // PVLAN isolated 101
-    kCom1,      // PVLAN community 102
-    kCom2,      // PVLAN community 102
-    kProm,      // PVLAN promiscuous 100 (secondaries 101, 102)
-    kBlue1,     // VSID 5001 (blue domain)
-    kBlue2,     // VSID 5001
-    kBlueOther, // VSID 5002 (blue domain, another subnet: routing allowed)
-    kYellow,    // VSID 6001 (yellow domain)
-    kHost,      // internal, access 1 (the trunk's native VLAN), storm limits
-    kPortCount
-};
-
-constexpr uint32_t kBlueDomain = 1, kYellowDomain = 2;
-
-uint32_t domain_of_vsid(uint32_t vsid) {
-    return vsid == 5001 || vsid == 5002 ? kBlueDomain : vsid == 6001 ? kYellowDomain : 0;
-}
-
-[[noreturn]] void violation(const char* what, PortId from, PortId to) {
-    std::fprintf(stderr, "INVARIANT VIOLATED: %s (ingress port %u, delivered to port %u)\n", what,
-                 from, to);
+[[noreturn]] void divergence(const char* what) {
+    std::fprintf(stderr, "INVARIANT VIOLATED: the cached switch and the uncached one differ: %s\n",
+                 what);
     std::abort();
 }
 
-// The VSID of an IPv4 NVGRE frame on the provider network (untagged or priority-tagged: the
-// provider VLAN is 0), or 0 if it is not one. A frame in another VLAN is not provider traffic.
-uint32_t nvgre_vsid(const uint8_t* data, uint32_t length) {
-    uint32_t l3 = 14;
-    if (length >= 18 && load_be16(data + 12) == ethertype::vlan &&
-        (load_be16(data + 14) & 0x0FFF) == 0)
-        l3 = 18;
-    if (length < l3 + 20 + 8 || load_be16(data + l3 - 2) != ethertype::ipv4)
-        return 0;
-    const uint8_t* ip = data + l3;
-    const uint32_t ihl = (ip[0] & 0x0F) * 4u;
-    if (ip[9] != ip_protocol::gre || ihl < 20 || l3 + ihl + 8 > length)
-        return 0;
-    const uint8_t* gre = ip + ihl;
-    if (load_be16(gre + 2) != ethertype::transparent_ethernet || (load_be16(gre) & 0x2000) == 0)
-        return 0;
-    return load_be32(gre + 4) >> 8;
+// The two switches must have delivered the same frames, in the same order, since last time.
+void compare(Fixture& cached, Fixture& plain) {
+    if (cached.checker.delivered != plain.checker.delivered)
+        divergence("deliveries");
+    cached.checker.delivered.clear();
+    plain.checker.delivered.clear();
 }
-
-struct Fixture;
-
-// The checker: an EgressSink that validates, then frees, every delivered frame.
-struct Checker final : EgressSink {
-    Fixture* fixture = nullptr;
-    uint16_t trunk_color = 0; // VLAN of the trunk frame being processed (model, from its tag)
-    bool trunk_is_nvgre = false;
-    uint32_t trunk_vsid = 0;
-    bool deliver(PortId port, Frame* frame) override;
-};
-
-struct Fixture {
-    std::vector<Frame> frames = std::vector<Frame>(1024);
-    std::vector<uint8_t> buffers = std::vector<uint8_t>(1024 * 2048);
-    std::optional<FixedFramePool> pool;
-    std::vector<MacEntry> macs = std::vector<MacEntry>(256);
-    std::optional<Switch> sw;
-    std::vector<std::byte> acl_memory[2];
-    std::optional<acl::PortAcl> acls[2];
-    acl::PortAclHook acl_hook;
-    std::optional<qos::SwitchQos> qos;
-    std::vector<Frame*> ring = std::vector<Frame*>(64 * 8);
-    std::optional<qos::EgressScheduler> scheduler;
-    std::vector<nvgre::RecordSlot> records = std::vector<nvgre::RecordSlot>(64);
-    std::vector<nvgre::SubnetSlot> subnets = std::vector<nvgre::SubnetSlot>(16);
-    std::optional<nvgre::PolicyTable> policy;
-    std::optional<nvgre::NetworkVirtualization> nv;
-    Checker checker;
-    PortConfig configs[kPortCount];
-    // VSWITCH_FUZZ_TRACE=1 prints every delivery and drop (to see what a seed exercises).
-    bool trace = std::getenv("VSWITCH_FUZZ_TRACE") != nullptr;
-
-    struct DropTracer final : DropObserver {
-        void on_drop(const DropEvent& event, const Frame&) override {
-            std::fprintf(stderr, "dropped at ingress %u egress %u: %s\n", event.ingress_port,
-                         event.egress_port, drop_reason_name(event.reason));
-        }
-    } drop_tracer;
-
-    // A capturing extension that only counts: attached, it makes the switch run each burst's
-    // stages frame by frame (the path extensions get), under the same invariants.
-    struct CountingCapture final : CapturingExtension {
-        uint64_t seen = 0;
-        void on_ingress(const ExtensionContext&, const Frame&) override { ++seen; }
-        void on_egress(const ExtensionContext&, const Frame&) override { ++seen; }
-    } capture;
-
-    struct Transmitter final : qos::QosTransmitter {
-        Fixture* f;
-        uint64_t now = 0;
-        void transmit(PortId port, Frame* frame) override { f->sw->transmit(port, frame, now); }
-    } transmitter;
-
-    static MacAddress mac(uint8_t n) { return MacAddress{{0x02, 0, 0x5e, 0x10, 0, n}}; }
-
-    void check(bool ok) {
-        if (!ok)
-            std::abort();
-    }
-
-    void build(bool frame_by_frame) {
-        // Destroy in dependency order before re-creating (the switch holds hook pointers).
-        sw.reset();
-        nv.reset();
-        pool.emplace(std::span<Frame>(frames), std::span<uint8_t>(buffers), 2048, 192);
-        sw.emplace(SwitchType::external, *pool, std::span<MacEntry>(macs), 50'000'000);
-        PortConfig c;
-        c.kind = PortKind::external;
-        c.vlan.mode = VlanMode::trunk;
-        c.vlan.native_vlan = 1;
-        c.vlan.allowed_vlans.add(10);
-        c.vlan.allowed_vlans.add(20);
-        c.vlan.allowed_vlans.add_range(100, 102);
-        configs[kTrunk] = c;
-        c = PortConfig();
-        c.vlan.access_vlan = 10;
-        configs[kWeb2] = c;
-        c.protection = {true, true, true, true, true};
-        c.protection.macs[0] = mac(kWeb1);
-        c.protection.mac_count = 1;
-        c.protection.ipv4[0] = {0x0A000A01};
-        c.protection.ipv4_count = 1;
-        configs[kWeb1] = c;
-        c = PortConfig();
-        c.vlan.access_vlan = 20;
-        configs[kDb] = c;
-        auto pvlan = [](PvlanMode mode, uint16_t secondary) {
-            PortConfig p;
-            p.vlan.mode = VlanMode::private_vlan;
-            p.vlan.pvlan_mode = mode;
-            p.vlan.primary_vlan = 100;
-            p.vlan.secondary_vlan = secondary;
-            return p;
-        };
-        configs[kIso1] = configs[kIso2] = pvlan(PvlanMode::isolated, 101);
-        configs[kCom1] = configs[kCom2] = pvlan(PvlanMode::community, 102);
-        configs[kProm] = pvlan(PvlanMode::promiscuous, 0);
-        configs[kProm].vlan.promiscuous_secondaries.add(101);
-        configs[kProm].vlan.promiscuous_secondaries.add(102);
-        configs[kBlue1] = configs[kBlue2] = PortConfig();
-        configs[kBlue1].vsid = configs[kBlue2].vsid = 5001;
-        configs[kBlueOther].vsid = 5002;
-        configs[kYellow].vsid = 6001;
-        configs[kHost] = PortConfig();
-        configs[kHost].kind = PortKind::internal;
-        configs[kHost].vlan.access_vlan = 1;
-        configs[kHost].storm = {1000, 4, 1000, 4};
-        for (uint32_t i = 0; i < kPortCount; ++i) {
-            auto id = sw->add_port(configs[i]);
-            check(!id.is_error() && id.value() == i);
-        }
-
-        // ACLs: web2 (stateful allow of DNS, deny a prefix, meter) and blue1.
-        acl::AclLimits limits{16, 64};
-        for (int i = 0; i < 2; ++i) {
-            acl_memory[i].resize(acl::PortAcl::memory_bytes(limits));
-            auto created = acl::PortAcl::create(limits, acl_memory[i]);
-            check(!created.is_error());
-            acls[i].emplace(created.release_value());
-        }
-        acl::Rule rules[3];
-        rules[0].id = 1;
-        rules[0].action = acl::Action::deny;
-        rules[0].family = acl::AddressFamily::ipv4;
-        rules[0].remote_address = acl::IpAddress::v4(10, 0, 0, 0);
-        rules[0].remote_prefix_length = 8;
-        rules[0].weight = 1;
-        rules[1].id = 2;
-        rules[1].action = acl::Action::allow;
-        rules[1].stateful = true;
-        rules[1].match_protocol = true;
-        rules[1].protocol = acl::kProtocolUdp;
-        rules[1].remote_ports = {53, 53};
-        rules[1].weight = 10;
-        rules[1].idle_timeout_seconds = 1;
-        rules[2].id = 3;
-        rules[2].action = acl::Action::meter;
-        check(!acls[0]->set_rules(rules).is_error());
-        check(!acls[1]->set_rules(std::span(rules).subspan(1)).is_error());
-        check(!acl_hook.attach(kWeb2, &*acls[0]).is_error());
-        check(!acl_hook.attach(kBlue1, &*acls[1]).is_error());
-        sw->set_acl_hook(&acl_hook);
-
-        // QoS: web1 is policed; the trunk is a shared egress port with a scheduler.
-        qos.emplace();
-        qos::PortQosConfig policed;
-        policed.maximum_bits_per_second = 1'000'000;
-        policed.egress_class.weight = 10;
-        check(!qos->configure_port(kWeb1, policed, 0).is_error());
-        qos::PortQosConfig weighted;
-        weighted.egress_class.weight = 50;
-        check(!qos->configure_port(kBlue1, weighted, 0).is_error());
-        qos::SchedulerConfig link;
-        link.link_bits_per_second = 100'000'000;
-        auto created = qos::EgressScheduler::create(link, ring, 0);
-        check(!created.is_error());
-        scheduler.emplace(created.release_value());
-        check(!qos->attach_scheduler(kTrunk, &*scheduler, 0).is_error());
-        sw->set_qos_hook(&*qos);
-
-        // NVGRE: blue 5001/5002 and yellow 6001 with overlapping CAs; local PA .10, peer PA .11.
-        auto table = nvgre::PolicyTable::create(records, subnets);
-        check(!table.is_error());
-        policy.emplace(table.release_value());
-        const nvgre::RoutingDomainId blue{1, 1}, yellow{1, 2};
-        const auto ca = [](uint8_t c, uint8_t d) { return nvgre::NetAddress::v4(10, 1, c, d); };
-        const nvgre::NetAddress local = nvgre::NetAddress::v4(192, 168, 1, 10);
-        const nvgre::NetAddress remote = nvgre::NetAddress::v4(192, 168, 1, 11);
-        check(!policy->set_subnet({5001, blue, ca(1, 1), true}).is_error());
-        check(!policy->set_subnet({5002, blue, ca(2, 1), true}).is_error());
-        check(!policy->set_subnet({6001, yellow, ca(1, 1), true}).is_error());
-        check(!policy->set_record({blue, 5001, ca(1, 2), mac(kBlue1), local}).is_error());
-        check(!policy->set_record({blue, 5001, ca(1, 3), mac(kBlue2), local}).is_error());
-        check(!policy->set_record({blue, 5002, ca(2, 2), mac(kBlueOther), local}).is_error());
-        check(!policy->set_record({blue, 5001, ca(1, 4), mac(40), remote}).is_error());
-        check(!policy->set_record({yellow, 6001, ca(1, 2), mac(kYellow), local}).is_error());
-        check(!policy->set_record({yellow, 6001, ca(1, 5), mac(50), remote}).is_error());
-        nvgre::ProviderConfig provider;
-        provider.router_mac = mac(0xEE);
-        provider.vlan_id = 1; // the trunk's native VLAN: encapsulated traffic leaves untagged
-        nv.emplace(*policy, provider);
-        check(!nv->add_local_provider_address(local, mac(0xA0)).is_error());
-        check(!nv->set_provider_neighbor(remote, mac(0xA1)).is_error());
-        sw->set_nvgre_hook(&*nv);
-
-        if (frame_by_frame)
-            check(!sw->extensions().attach_capturing(capture).is_error());
-        checker.fixture = this;
-        sw->set_egress_sink(&checker);
-        if (trace)
-            sw->set_drop_observer(&drop_tracer);
-        transmitter.f = this;
-    }
-
-    void poll(uint64_t now) {
-        transmitter.now = now;
-        qos->poll(now, transmitter);
-    }
-};
 
 // VLAN "color" of a frame from a non-VSID port in the model: the access VLAN, the PVLAN
 // secondary (or primary for promiscuous ports), or for the trunk its tag / native VLAN.
@@ -288,6 +56,10 @@ uint16_t color_of(const Fixture& f, PortId ingress) {
                                                            : c.vlan.secondary_vlan;
     return c.vlan.access_vlan;
 }
+
+} // namespace
+
+namespace vswitch_fuzz {
 
 bool Checker::deliver(PortId to, Frame* frame) {
     Fixture& f = *fixture;
@@ -349,76 +121,105 @@ bool Checker::deliver(PortId to, Frame* frame) {
     }
     if (f.trace)
         std::fprintf(stderr, "delivered %u -> %u, %u bytes\n", from, to, frame->length);
+    delivered.push_back({to, std::vector<uint8_t>(data, data + frame->length)});
     frame->pool->release(frame);
     return true;
 }
 
-} // namespace
+} // namespace vswitch_fuzz
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // Storage is allocated once; every component is rebuilt per input so learning, flow and
-    // bucket state cannot make a crash unreproducible.
-    static Fixture f;
+    // bucket state cannot make a crash unreproducible. worlds[0] caches, worlds[1] does not.
+    static Fixture worlds[2];
     // Odd-sized inputs run with an extension attached (frame by frame), even ones batched.
-    f.build(size % 2 == 1);
+    for (int w = 0; w < 2; ++w) {
+        worlds[w].cached = w == 0;
+        worlds[w].build(size % 2 == 1);
+    }
 
     uint64_t now = 1'000'000'000;
-    Burst burst;
+    Burst bursts[2];
     PortId burst_port = kNoPort;
     auto flush = [&] {
-        if (burst.count != 0)
-            f.sw->process(burst_port, burst, now);
-        f.poll(now);
+        for (int w = 0; w < 2; ++w) {
+            if (bursts[w].count != 0)
+                worlds[w].sw->process(burst_port, bursts[w], now);
+            worlds[w].poll(now);
+        }
+        compare(worlds[0], worlds[1]);
     };
     size_t at = 0;
     while (at + 2 <= size) {
         const uint8_t selector = data[at];
         const PortId port = selector % kPortCount;
+        if (data[at + 1] == 0) {
+            // A control record: the change happens between bursts.
+            at += 2;
+            flush();
+            burst_port = kNoPort;
+            for (Fixture& f : worlds)
+                f.change(selector);
+            continue;
+        }
         const size_t length = std::min<size_t>(size - at - 2, size_t{data[at + 1]} * 6);
         const uint8_t* bytes = data + at + 2;
         at += 2 + length;
         const uint64_t advance = static_cast<uint64_t>(selector / kPortCount) * 1'000'000;
-        if (port != burst_port || port == kTrunk || burst.full() || advance != 0) {
+        if (port != burst_port || port == kTrunk || bursts[0].full() || advance != 0) {
             flush();
             burst_port = port;
             now += advance;
         }
-        Frame* frame = f.pool->allocate();
-        if (!frame)
+        Frame* frames[2] = {worlds[0].pool->allocate(), worlds[1].pool->allocate()};
+        if ((frames[0] == nullptr) != (frames[1] == nullptr))
+            divergence("frames in use");
+        if (!frames[0])
             break;
-        if (!frame->set_length(static_cast<uint32_t>(length))) {
-            f.pool->release(frame);
-            continue;
-        }
-        for (size_t i = 0; i < length; ++i)
-            frame->data()[i] = bytes[i];
-        if (port == kTrunk) {
-            // The model's view of a trunk frame: its outer tag (0x8100, 0x88a8 or the pre-standard
-            // 0x9100 the parser also accepts; VID != 0) or the native VLAN; and whether it is
-            // NVGRE (only untagged NVGRE is decapsulated).
-            uint16_t color = 1;
-            if (length >= 16) {
-                const uint16_t type = load_be16(bytes + 12);
-                const uint16_t vid = load_be16(bytes + 14) & 0x0FFF;
-                if ((type == ethertype::vlan || type == 0x88a8 || type == 0x9100) && vid != 0)
-                    color = vid;
+        for (int w = 0; w < 2; ++w) {
+            Fixture& f = worlds[w];
+            Frame* frame = frames[w];
+            if (!frame->set_length(static_cast<uint32_t>(length))) {
+                f.pool->release(frame);
+                continue;
             }
-            f.checker.trunk_color = color;
-            f.checker.trunk_vsid = nvgre_vsid(bytes, static_cast<uint32_t>(length));
-            f.checker.trunk_is_nvgre = f.checker.trunk_vsid != 0;
+            for (size_t i = 0; i < length; ++i)
+                frame->data()[i] = bytes[i];
+            if (port == kTrunk) {
+                // The model's view of a trunk frame: its outer tag (0x8100, 0x88a8 or the
+                // pre-standard 0x9100 the parser also accepts; VID != 0) or the native VLAN; and
+                // whether it is NVGRE (only untagged NVGRE is decapsulated).
+                uint16_t color = 1;
+                if (length >= 16) {
+                    const uint16_t type = load_be16(bytes + 12);
+                    const uint16_t vid = load_be16(bytes + 14) & 0x0FFF;
+                    if ((type == ethertype::vlan || type == 0x88a8 || type == 0x9100) && vid != 0)
+                        color = vid;
+                }
+                f.checker.trunk_color = color;
+                f.checker.trunk_vsid = nvgre_vsid(bytes, static_cast<uint32_t>(length));
+                f.checker.trunk_is_nvgre = f.checker.trunk_vsid != 0;
+            }
+            (void)bursts[w].push(frame);
         }
-        (void)burst.push(frame);
     }
     flush();
-    // Let the scheduler send everything it holds, then every frame must be back in the pool.
-    for (int round = 0; round < 10000 && f.scheduler->backlog_mask() != 0; ++round) {
-        now = std::max(now, f.scheduler->next_ready_ns(now));
-        f.poll(now);
+    // Let the schedulers send everything they hold, then every frame must be back in the pool.
+    for (int round = 0; round < 10000 && worlds[0].scheduler->backlog_mask() != 0; ++round) {
+        now = std::max(now, worlds[0].scheduler->next_ready_ns(now));
+        for (Fixture& f : worlds)
+            f.poll(now);
     }
-    if (f.pool->available() != f.pool->size()) {
-        std::fprintf(stderr, "INVARIANT VIOLATED: %u of %u frames not returned to the pool\n",
-                     f.pool->size() - f.pool->available(), f.pool->size());
-        std::abort();
+    compare(worlds[0], worlds[1]);
+    for (Fixture& f : worlds) {
+        if (f.pool->available() != f.pool->size()) {
+            std::fprintf(stderr, "INVARIANT VIOLATED: %u of %u frames not returned to the pool\n",
+                         f.pool->size() - f.pool->available(), f.pool->size());
+            std::abort();
+        }
     }
+    for (size_t r = 0; r < kDropReasonCount; ++r)
+        if (worlds[0].sw->drops().by_reason[r] != worlds[1].sw->drops().by_reason[r])
+            divergence(drop_reason_name(static_cast<DropReason>(r)));
     return 0;
 }

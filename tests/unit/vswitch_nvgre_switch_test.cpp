@@ -20,7 +20,7 @@ nv::NetAddress net(Ipv4Address a) {
                               static_cast<uint8_t>(a.value >> 8), static_cast<uint8_t>(a.value));
 }
 
-struct VirtualizedHost : ::testing::Test {
+struct VswitchVirtualizedHost : ::testing::Test {
     Harness h;
     PortId uplink = kNoPort, vm = kNoPort;
     std::vector<nv::RecordSlot> records = std::vector<nv::RecordSlot>(64);
@@ -53,7 +53,7 @@ struct VirtualizedHost : ::testing::Test {
     }
 };
 
-TEST_F(VirtualizedHost, CustomerTrafficLeavesAsNvgreAndComesBackDecapsulated) {
+TEST_F(VswitchVirtualizedHost, CustomerTrafficLeavesAsNvgreAndComesBackDecapsulated) {
     const Bytes outbound = udp4_frame(web_mac, sql_mac, sql, web, 40000, 1433, Bytes(64, 7));
     h.send(vm, outbound);
     std::vector<Bytes> wire = h.received(uplink);
@@ -77,7 +77,7 @@ TEST_F(VirtualizedHost, CustomerTrafficLeavesAsNvgreAndComesBackDecapsulated) {
     EXPECT_EQ(hook->statistics().decapsulated, 1u);
 }
 
-TEST_F(VirtualizedHost, ArpIsAnsweredByTheSwitch) {
+TEST_F(VswitchVirtualizedHost, ArpIsAnsweredByTheSwitch) {
     h.send(vm, arp_frame(sql_mac, 1, sql_mac, sql, gateway));
     std::vector<Bytes> replies = h.received(vm);
     ASSERT_EQ(replies.size(), 1u);
@@ -87,7 +87,7 @@ TEST_F(VirtualizedHost, ArpIsAnsweredByTheSwitch) {
     EXPECT_EQ(h.count(uplink), 0u) << "customer ARP never reaches the provider network";
 }
 
-TEST_F(VirtualizedHost, PolicyMissesAreDroppedAndCounted) {
+TEST_F(VswitchVirtualizedHost, PolicyMissesAreDroppedAndCounted) {
     h.send(vm, udp4_frame(web_mac, sql_mac, sql, ip4(10, 1, 1, 99), 1, 2));
     h.send(vm, arp_frame(sql_mac, 1, sql_mac, sql, ip4(10, 1, 1, 99)));
     EXPECT_EQ(h.count(uplink), 0u);
@@ -103,7 +103,7 @@ nv::NetAddress net6(const Ipv6Address& a) {
     return nv::NetAddress::from_wire_v6(a.bytes.data());
 }
 
-TEST_F(VirtualizedHost, Ipv6CustomersResolveFromPolicyAndTunnel) {
+TEST_F(VswitchVirtualizedHost, Ipv6CustomersResolveFromPolicyAndTunnel) {
     const Ipv6Address sql6 = ip6(0x11), web6 = ip6(0x12);
     ASSERT_FALSE(policy.set_record({kBlue, 5001, net6(sql6), sql_mac, net(host_pa)}).is_error());
     ASSERT_FALSE(policy.set_record({kBlue, 5001, net6(web6), web_mac, net(peer_pa)}).is_error());

@@ -31,7 +31,7 @@ PortConfig guarded_vm() {
     return config;
 }
 
-struct Guarded : ::testing::Test {
+struct VswitchGuarded : ::testing::Test {
     Harness h;
     PortId vm = h.add(guarded_vm());
     PortId peer = h.add_vm();
@@ -43,7 +43,7 @@ struct Guarded : ::testing::Test {
     }
 };
 
-TEST_F(Guarded, MacSpoofing) {
+TEST_F(VswitchGuarded, MacSpoofing) {
     EXPECT_TRUE(passes(udp4_frame(mac(9), mac(1), ip4(10, 0, 0, 1), ip4(10, 0, 0, 9), 1, 2)));
     EXPECT_FALSE(passes(udp4_frame(mac(9), mac(2), ip4(10, 0, 0, 1), ip4(10, 0, 0, 9), 1, 2)));
     EXPECT_EQ(h.port_drops(vm, DropReason::mac_spoof), 1u);
@@ -51,7 +51,7 @@ TEST_F(Guarded, MacSpoofing) {
     EXPECT_EQ(h.sw().lookup_mac(0, mac(2), 1), kNoPort);
 }
 
-TEST_F(Guarded, ArpSpoofing) {
+TEST_F(VswitchGuarded, ArpSpoofing) {
     EXPECT_TRUE(passes(
         arp_frame(mac(1), arp_operation::request, mac(1), ip4(10, 0, 0, 1), ip4(10, 0, 0, 9))));
     // Gratuitous ARP claiming someone else's IP (the seeds' poisoning attack).
@@ -68,7 +68,7 @@ TEST_F(Guarded, ArpSpoofing) {
     EXPECT_EQ(h.port_drops(vm, DropReason::arp_spoof), 3u);
 }
 
-TEST_F(Guarded, NdSpoofing) {
+TEST_F(VswitchGuarded, NdSpoofing) {
     EXPECT_TRUE(passes(neighbor_advertisement(mac(1), ip6_link_local(1), ip6(1), mac(1))));
     EXPECT_TRUE(passes(neighbor_solicitation(mac(1), ip6(1), ip6(9), mac(1))));
     EXPECT_TRUE(passes(neighbor_solicitation(mac(1), Ipv6Address{}, ip6(1), std::nullopt))); // DAD
@@ -81,7 +81,7 @@ TEST_F(Guarded, NdSpoofing) {
     EXPECT_EQ(h.port_drops(vm, DropReason::nd_spoof), 3u);
 }
 
-TEST_F(Guarded, NdOptionWithZeroLengthIsRejected) {
+TEST_F(VswitchGuarded, NdOptionWithZeroLengthIsRejected) {
     Bytes body = nd_body(ip6(1), std::nullopt, 0);
     put(body, Bytes{nd_option::target_link_layer_address, 0, 0, 0, 0, 0, 0, 0});
     EXPECT_FALSE(passes(icmp6_frame(ipv6_multicast_mac(ip6_all_nodes()), mac(1), ip6(1),
@@ -89,7 +89,7 @@ TEST_F(Guarded, NdOptionWithZeroLengthIsRejected) {
     EXPECT_EQ(h.port_drops(vm, DropReason::nd_spoof), 1u);
 }
 
-TEST_F(Guarded, DhcpGuard) {
+TEST_F(VswitchGuarded, DhcpGuard) {
     // Client traffic passes.
     EXPECT_TRUE(passes(udp4_frame(kBroadcastMac, mac(1), ip4(10, 0, 0, 1), ip4(255, 255, 255, 255),
                                   68, 67, Bytes(240, 0))));
@@ -108,7 +108,7 @@ TEST_F(Guarded, DhcpGuard) {
     EXPECT_EQ(h.port_drops(vm, DropReason::dhcp_guard), 3u);
 }
 
-TEST_F(Guarded, RouterGuard) {
+TEST_F(VswitchGuarded, RouterGuard) {
     EXPECT_TRUE(passes(icmp4_frame(mac(9), mac(1), ip4(10, 0, 0, 1), ip4(10, 0, 0, 9),
                                    icmpv4_type::echo_request)));
     EXPECT_FALSE(passes(

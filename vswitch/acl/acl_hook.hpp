@@ -20,6 +20,10 @@ public:
 
     // from_port is the VM's outbound traffic, to_port its inbound traffic.
     [[nodiscard]] HookResult check(const HookContext& context, const Frame& frame) override;
+    // The port's ACL looked up once; each IPv4 frame whose classification is cached is decided
+    // from its cache key alone (PortAcl::evaluate_cached()), the rest by PortAcl::evaluate().
+    uint64_t check_burst(const HookContext& context, Frame* const* frames, uint32_t count,
+                         HookResult* results) override;
     // Only ports with an ACL: the switch skips the others without calling check().
     [[nodiscard]] bool inspects(PortId port) const override { return acl_of(port) != nullptr; }
 

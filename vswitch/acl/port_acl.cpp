@@ -13,10 +13,6 @@ namespace {
            4 * TupleSpace::memory_bytes(max_rules);
 }
 
-[[nodiscard]] constexpr int direction_slot(Direction direction) {
-    return direction == Direction::inbound ? 0 : 1;
-}
-
 [[nodiscard]] constexpr bool covers(Direction rule, Direction packet) {
     return (static_cast<uint8_t>(rule) & static_cast<uint8_t>(packet)) != 0;
 }
@@ -121,6 +117,7 @@ ErrorOr<PortAcl> PortAcl::create(const AclLimits& limits, std::span<std::byte> m
         acl.classifications_ = ClassificationCache({entries, entry_count});
     }
     TRY(acl.compile({}, acl.compiled_[0]));
+    acl.counters_ = acl.compiled_[0].counters;
     return acl;
 }
 
@@ -200,7 +197,50 @@ ErrorOr<void> PortAcl::compile(std::span<const Rule> rules, Compiled& into) {
     into.rules = copy;
     into.counters = counters;
     into.rule_count = count;
+    compute_narrow_masks({copy, count}, into);
     return {};
+}
+
+void PortAcl::compute_narrow_masks(std::span<const Rule> rules, Compiled& into) {
+    const auto prefix_mask = [](uint8_t prefix) -> uint64_t {
+        // The first `prefix` bits of an IPv4 address, as the address lies in memory.
+        const uint32_t host = prefix == 0 ? 0 : 0xFFFFFFFFu << (32 - prefix);
+        return (host >> 24) | (host >> 8 & 0xFF00) | (host << 8 & 0xFF0000) | (host << 24);
+    };
+    const Direction directions[2] = {Direction::inbound, Direction::outbound};
+    for (int d = 0; d < 2; ++d) {
+        NarrowMask& mask = into.narrow[d];
+        mask = NarrowMask();
+        mask.usable = true;
+        uint8_t local_prefix = 0, remote_prefix = 0;
+        bool local_ports = false, remote_ports = false;
+        for (const Rule& rule : rules) {
+            if (!covers(rule.direction, directions[d]))
+                continue;
+            if (rule.match_local_mac || rule.match_remote_mac)
+                mask.usable = false;
+            // Only IPv4 rules mask IPv4 addresses (other families' rules have no IPv4 prefix).
+            if (rule.family == AddressFamily::ipv4) {
+                local_prefix = std::max(local_prefix, rule.local_prefix_length);
+                remote_prefix = std::max(remote_prefix, rule.remote_prefix_length);
+            }
+            if (rule.match_protocol)
+                mask.protocol = uint64_t{0xFF} << 32;
+            local_ports |= !rule.local_ports.is_everything();
+            remote_ports |= !rule.remote_ports.is_everything();
+        }
+        if (local_ports || remote_ports)
+            mask.has_ports = uint64_t{1} << 48;
+        // Packet orientation: outbound the VM is the source, inbound the destination.
+        const bool outbound = directions[d] == Direction::outbound;
+        const uint64_t source_prefix = prefix_mask(outbound ? local_prefix : remote_prefix);
+        const uint64_t destination_prefix = prefix_mask(outbound ? remote_prefix : local_prefix);
+        mask.addresses = source_prefix | destination_prefix << 32;
+        const uint64_t source_port = (outbound ? local_ports : remote_ports) ? 0xFFFF : 0;
+        const uint64_t destination_port = (outbound ? remote_ports : local_ports) ? 0xFFFF : 0;
+        mask.ports = source_port | destination_port << 16;
+        mask.fixed = CacheKey::small_fields(0, AddressFamily::ipv4, false, d) | CacheKey::kNarrow;
+    }
 }
 
 ErrorOr<void> PortAcl::set_rules(std::span<const Rule> rules) {
@@ -218,6 +258,7 @@ ErrorOr<void> PortAcl::set_rules(std::span<const Rule> rules) {
         }
     }
     active_ = 1 - active_;
+    counters_ = active().counters;
     flows_.clear();
     classifications_.invalidate_all();
     return {};
@@ -237,7 +278,7 @@ Verdict PortAcl::evaluate(const PacketFacts& packet, uint64_t now_ns) {
     // Both lookups at once on a miss: the cache then answers every later packet of the flow,
     // whether or not a stateful flow admits it.
     int32_t meter, decided;
-    const CacheKey cache_key = CacheKey::of(packet, d);
+    const CacheKey cache_key = this->cache_key(packet, d);
     const uint64_t hash = classifications_.enabled() ? cache_key.hash() : 0;
     if (const ClassificationEntry* cached = classifications_.find(cache_key, hash)) {
         meter = cached->meter_rule;
@@ -246,7 +287,15 @@ Verdict PortAcl::evaluate(const PacketFacts& packet, uint64_t now_ns) {
         const ClassifyKey key = classify_key_of(packet);
         meter = rules.meter[d].classify(key);
         decided = rules.decide[d].classify(key);
-        classifications_.insert(cache_key, hash, meter, decided);
+        uint8_t flags = 0;
+        if (decided >= 0) {
+            const Rule& rule = rules.rules[decided];
+            if (rule.action == Action::allow)
+                flags |= decision_flag::allow;
+            if (rule.stateful)
+                flags |= decision_flag::stateful;
+        }
+        classifications_.insert(cache_key, hash, meter, decided, flags);
     }
     if (meter >= 0) {
         count(static_cast<uint32_t>(meter), packet);

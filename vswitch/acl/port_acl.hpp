@@ -57,6 +57,37 @@ public:
 
     // Classifies one packet and updates counters and flows. `now_ns` is the caller's clock.
     [[nodiscard]] Verdict evaluate(const PacketFacts& packet, uint64_t now_ns);
+    // The classification cache's key for `packet` in direction slot `d` (0 inbound, 1
+    // outbound): the narrow key for IPv4 when the rules allow (narrow_mask()), else
+    // CacheKey::of().
+    [[nodiscard]] CacheKey cache_key(const PacketFacts& packet, int d) const {
+        const NarrowMask& mask = active().narrow[d];
+        if (mask.usable && packet.family == AddressFamily::ipv4)
+            return narrow_key_of(mask, packet);
+        return CacheKey::of(packet, d);
+    }
+    [[nodiscard]] const NarrowMask& narrow_mask(int d) const { return active().narrow[d]; }
+    // False when built with classification_cache_entries 0: evaluate_cached*() would always
+    // miss, so callers go straight to evaluate().
+    [[nodiscard]] bool classification_cache_enabled() const { return classifications_.enabled(); }
+
+    // evaluate() for the common case, from the packet's cache key alone (cache_key() of its
+    // facts, and its hash()): when the classification cache holds the key and the verdict
+    // involves no stateful flow (no flow is established, the deciding rule is not stateful),
+    // counts the packet exactly as evaluate() would, sets `verdict` and returns true. Otherwise
+    // returns false having changed nothing: call evaluate(). Inline: for the switch this is the
+    // whole ACL check of most packets.
+    [[nodiscard, gnu::always_inline]] bool
+    evaluate_cached(const CacheKey& key, uint64_t hash, uint32_t length_bytes, Verdict& verdict) {
+        return decide_cached(classifications_.find(key, hash), length_bytes, verdict);
+    }
+    // The same for a key known to be narrow (CacheKey::narrow()). Only with the cache enabled.
+    [[nodiscard, gnu::always_inline]] bool evaluate_cached_narrow(const CacheKey& key,
+                                                                  uint64_t hash,
+                                                                  uint32_t length_bytes,
+                                                                  Verdict& verdict) {
+        return decide_cached(classifications_.find_narrow(key, hash), length_bytes, verdict);
+    }
 
     [[nodiscard]] size_t rule_count() const { return active().rule_count; }
     [[nodiscard]] const Rule& rule(size_t index) const { return active().rules[index]; }
@@ -73,6 +104,37 @@ public:
     [[nodiscard]] uint32_t tuples_searched(Direction direction) const;
 
 private:
+    [[nodiscard, gnu::always_inline]] bool decide_cached(const ClassificationEntry* cached,
+                                                         uint32_t length_bytes, Verdict& verdict) {
+        // evaluate() would consult the flow table (established flows) or open a flow (a
+        // stateful rule): both need the packet's facts, so those packets take evaluate().
+        if (cached == nullptr || flows_.size() != 0 ||
+            (cached->decision_flags & decision_flag::stateful) != 0)
+            return false;
+        RuleCounters* counters = counters_;
+        verdict = Verdict();
+        if (cached->meter_rule >= 0) {
+            ++counters[cached->meter_rule].packets;
+            counters[cached->meter_rule].bytes += length_bytes;
+            verdict.metered_by_rule = cached->meter_rule;
+        }
+        const int32_t decided = cached->decision_rule;
+        if (decided < 0) {
+            ++statistics_.allowed;
+            return true;
+        }
+        ++counters[decided].packets;
+        counters[decided].bytes += length_bytes;
+        verdict.reason = VerdictReason::rule;
+        verdict.decided_by_rule = decided;
+        verdict.allowed = (cached->decision_flags & decision_flag::allow) != 0;
+        if (verdict.allowed)
+            ++statistics_.allowed;
+        else
+            ++statistics_.denied;
+        return true;
+    }
+
     struct Compiled {
         BumpArena arena;
         Rule* rules = nullptr;
@@ -80,6 +142,7 @@ private:
         size_t rule_count = 0;
         TupleSpace decide[2]; // [0] inbound, [1] outbound
         TupleSpace meter[2];
+        NarrowMask narrow[2]; // what the rules of each direction examine
     };
 
     PortAcl() = default;
@@ -88,12 +151,14 @@ private:
     [[nodiscard]] static ErrorOr<void> validate(const Rule& rule);
     [[nodiscard]] ErrorOr<void> compile(std::span<const Rule> rules, Compiled& into);
     void count(uint32_t rule_index, const PacketFacts& packet);
+    static void compute_narrow_masks(std::span<const Rule> rules, Compiled& into);
 
     AclLimits limits_;
     Compiled compiled_[2];
     int active_ = 0;
     FlowTable flows_;
     ClassificationCache classifications_;
+    RuleCounters* counters_ = nullptr; // active().counters, for the cached path
     AclStatistics statistics_;
 };
 

@@ -25,6 +25,13 @@ public:
         ports_.add(port);
     }
 
+    // add() for a port that already has a group in this flush.
+    void add_to_present(PortId port, Frame* frame) {
+        frames_[count_] = frame;
+        ports_of_[count_] = static_cast<uint8_t>(port);
+        ++count_;
+    }
+
     // Empties the groups, calling deliver(port, frames, count) once per port with frames, in
     // ascending port order, each group in the order its frames were added.
     template <typename Deliver>
@@ -33,7 +40,7 @@ public:
         const uint32_t count = count_;
         ports_ = {};
         count_ = 0;
-        if (ports.size() == 1) {
+        if (ports.single()) {
             deliver(PortSet(ports).pop(), frames_.data(), count);
             return;
         }

@@ -56,6 +56,26 @@ struct HookResult {
 class AclHook {
 public:
     [[nodiscard]] virtual HookResult check(const HookContext& context, const Frame& frame) = 0;
+    // check() for each of `count` frames, in order, all for context.port in context.direction
+    // at context.now_ns; each frame's own ingress_port stands for context.ingress_port. Returns
+    // the frames that did not pass as a mask (bit i for frames[i]; count <= 64) and sets
+    // results[i] for exactly those. The switch calls this for a burst's frames to one port, so an
+    // implementation can look up the port's state once, and a burst that passes whole costs the
+    // switch one test. The default calls check() per frame.
+    virtual uint64_t check_burst(const HookContext& context, Frame* const* frames, uint32_t count,
+                                 HookResult* results) {
+        HookContext each = context;
+        uint64_t refused = 0;
+        for (uint32_t i = 0; i < count; ++i) {
+            each.ingress_port = frames[i]->ingress_port;
+            const HookResult result = check(each, *frames[i]);
+            if (!result.pass) {
+                results[i] = result;
+                refused |= uint64_t{1} << i;
+            }
+        }
+        return refused;
+    }
     // False if check() would pass every frame for `port` (in both directions) without recording
     // anything, e.g. because the port has no ACL: the switch then skips the calls for that port.
     // Asked once per burst (ingress) and once per destination port (egress).

@@ -56,6 +56,9 @@ public:
         return slots_[head_++ % kOutputRingSize];
     }
     [[nodiscard]] uint32_t size() const { return tail_ - head_; }
+    [[nodiscard]] uint32_t room() const { return kOutputRingSize - (tail_ - head_); }
+    // push() of a frame the caller knows has room (room() said so).
+    void push_with_room(Frame* frame) { slots_[tail_++ % kOutputRingSize] = frame; }
     // Moves up to `max` frames into `out`; returns how many.
     uint32_t pop_many(Frame** out, uint32_t max) {
         uint32_t moved = 0;

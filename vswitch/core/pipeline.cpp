@@ -8,20 +8,43 @@
 // Per-port facts are precomputed (PortProfile), so a stage a port does not use costs one branch
 // per burst. Unicast frames are grouped by destination and each group leaves in arrival order.
 // Every exit path either outputs a frame or calls drop().
+#include "vswitch/core/pipeline_util.hpp"
 #include "vswitch/core/switch.hpp"
 
 namespace halcyon::vswitch {
 
 void Switch::process(PortId port, Burst& burst, uint64_t now_ns) {
     now_ns_ = now_ns;
+    // Taking the frames over, each is stamped with its port and time and counted as received
+    // (on a port that exists) in the same pass.
     std::array<Frame*, kMaxBurst> frames;
     uint32_t count = 0;
-    for (uint32_t i = 0; i < burst.count && i < kMaxBurst; ++i)
-        if (burst.frames[i] != nullptr)
-            frames[count++] = burst.frames[i];
+    // Unicast frames (most) are only summed; the rest are classified one by one.
+    uint64_t bytes = 0;
+    pipeline::TrafficTally others;
+    for (uint32_t i = 0; i < burst.count && i < kMaxBurst; ++i) {
+        Frame* frame = burst.frames[i];
+        if (frame == nullptr)
+            continue;
+        frame->ingress_port = port;
+        frame->timestamp_ns = now_ns;
+        const uint32_t length = frame->length;
+        if (length < 6 || (frame->data()[0] & 1) != 0) [[unlikely]]
+            others.add(*frame);
+        else
+            bytes += length;
+        frames[count++] = frame;
+    }
     burst.clear();
     if (count == 0)
         return;
+    if (present_.contains(port)) {
+        pipeline::TrafficTally rx = others;
+        rx.packets += count - others.packets;
+        rx.bytes += bytes;
+        rx.by_kind[pipeline::TrafficTally::kUnicast] += count - others.packets;
+        rx.add_to(ports_[port].counters.rx);
+    }
     // The whole burst is admitted and learned before any of it is forwarded: a burst comes from
     // one port, so that changes no decision except to recognise a destination on the ingress
     // port (hairpin) one frame earlier.

@@ -32,6 +32,10 @@ struct PortSet {
     [[nodiscard]] constexpr uint32_t size() const {
         return static_cast<uint32_t>(std::popcount(bits));
     }
+    // size() == 1 and size() > 1 without counting (the packet path asks them per frame, and a
+    // population count without the POPCNT instruction is a dozen operations).
+    [[nodiscard]] constexpr bool single() const { return bits != 0 && (bits & (bits - 1)) == 0; }
+    [[nodiscard]] constexpr bool several() const { return (bits & (bits - 1)) != 0; }
     // Removes and returns the lowest port id (kNoPort when empty): `while` loops over a set.
     [[nodiscard]] constexpr PortId pop() {
         if (bits == 0)

@@ -115,21 +115,39 @@ private:
     [[nodiscard]] uint32_t admit_burst(PortId ingress, Frame** frames, uint32_t count,
                                        uint64_t now_ns);
     class LearnRun;
+    // An admitted frame's sender, to be learnt.
+    struct Admission {
+        bool admitted = false;
+        DomainId domain = 0;
+        uint64_t source = 0;
+    };
+    [[nodiscard]] Admission admit_frame(Port& port, PortId ingress, Frame& frame, uint64_t now_ns);
     [[nodiscard]] uint32_t ingress_checks(Port& port, PortId ingress, Frame** frames,
-                                          uint32_t count, LearnRun* learning, uint64_t now_ns);
+                                          uint32_t count, bool learn, uint64_t now_ns);
     [[nodiscard]] uint32_t guard_checks(Port& port, Frame** frames, uint32_t count,
                                         uint64_t now_ns);
     [[nodiscard]] uint32_t storm_checks(Port& port, Frame** frames, uint32_t count,
                                         uint64_t now_ns);
     void dispatch_burst(PortId ingress, Frame** frames, uint32_t count, uint64_t now_ns);
+    struct DispatchState;
+    [[nodiscard]] PortId group_unicast(DispatchState& state, Frame* frame, uint64_t destination,
+                                       PortId ingress, uint64_t now_ns);
+    [[nodiscard]] bool nvgre_forwards(DispatchState& state, Frame* frame, PortId ingress,
+                                      NvgreResult result, uint64_t now_ns);
     [[nodiscard]] uint32_t ingress_hooks(PortId ingress, Frame** frames, uint32_t count,
                                          uint64_t now_ns);
-    void to_provider(EgressGroups& groups, Frame* frame, PortId ingress, ReachMemo& memo,
-                     uint64_t now_ns);
-    void forward(EgressGroups& groups, Frame* frame, PortId ingress, LookupMemo& lookup,
-                 ReachMemo& reach, uint64_t now_ns);
-    void forward_with_extension(EgressGroups& groups, ForwardingExtension& forwarder, Frame* frame,
-                                PortId ingress, uint64_t now_ns);
+    [[nodiscard]] uint32_t drop_refused(Frame** frames, uint32_t count, uint64_t refused,
+                                        const HookResult* results, PortId counted_on,
+                                        PortId egress_port, uint64_t now_ns);
+    [[gnu::noinline]] void to_provider(EgressGroups& groups, Frame* frame, PortId ingress,
+                                       ReachMemo& memo, uint64_t now_ns);
+    [[gnu::noinline]] void nvgre_verdict(EgressGroups& groups, Frame* frame, PortId ingress,
+                                         NvgreResult result, uint64_t now_ns);
+    [[gnu::noinline]] void forward(EgressGroups& groups, Frame* frame, PortId ingress,
+                                   LookupMemo& lookup, ReachMemo& reach, uint64_t now_ns);
+    [[gnu::noinline]] void forward_with_extension(EgressGroups& groups,
+                                                  ForwardingExtension& forwarder, Frame* frame,
+                                                  PortId ingress, uint64_t now_ns);
     // Where a frame classified like `frame` may go from `ingress` (not back to it): the port's
     // precomputed reach for its own untagged class, else computed and remembered in `memo` for
     // the next frame of the burst.
@@ -152,6 +170,8 @@ private:
     void flush_egress(EgressGroups& groups, uint64_t now_ns);
     void deliver_to(PortSet destinations, Frame* frame, PortId ingress, uint64_t now_ns);
     void egress_burst(PortId destination, Frame** frames, uint32_t count, uint64_t now_ns);
+    void egress_to_ring(Port& port, PortId destination, Frame** frames, uint32_t count,
+                        uint64_t now_ns);
     [[nodiscard]] uint32_t egress_hooks(PortId destination, Frame** frames, uint32_t count,
                                         uint64_t now_ns);
     void output_one(Port& port, PortId destination, Frame* frame, pipeline::TrafficTally& tx,

@@ -10,6 +10,7 @@ ErrorOr<void> NetworkVirtualization::add_local_provider_address(const NetAddress
                                                                 const MacAddress& mac) {
     switch (providers_.add_local(address, mac)) {
     case ProviderIndex::AddResult::added:
+        invalidate_flows(); // "is this PA ours" is part of cached decisions
         return {};
     case ProviderIndex::AddResult::exists:
         return Error(ErrorCode::already_exists, "provider address already configured");
@@ -23,6 +24,18 @@ ErrorOr<void> NetworkVirtualization::set_provider_neighbor(const NetAddress& add
                                                            const MacAddress& mac) {
     if (!providers_.set_neighbor(address, mac))
         return Error(ErrorCode::out_of_memory, "provider neighbor table is full");
+    invalidate_flows(); // cached outer headers carry the neighbour's MAC
+    return {};
+}
+
+ErrorOr<void> NetworkVirtualization::set_flow_caches(std::span<CustomerFlowEntry> customer,
+                                                     std::span<ProviderFlowEntry> provider) {
+    if (!FlowCache<CustomerFlow>::valid_size(customer.size()) ||
+        !FlowCache<ProviderFlow>::valid_size(provider.size()))
+        return Error(ErrorCode::invalid_argument,
+                     "NVGRE flow cache sizes must be 0 or a power of two >= 4");
+    customer_flows_ = FlowCache<CustomerFlow>(customer);
+    provider_flows_ = FlowCache<ProviderFlow>(provider);
     return {};
 }
 

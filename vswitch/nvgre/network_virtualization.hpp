@@ -16,10 +16,17 @@
 //     virtual subnet, the inner destination CA is in policy for that VSID at that PA, and the
 //     outer source PA is the one policy gives for the inner source CA; anything else is dropped
 //     with a reason. Non-NVGRE traffic is left to the switch.
+//
+// With flow caches (set_flow_caches(), flow_cache.hpp) the decision for a unicast IPv4 customer
+// frame or a received NVGRE packet carrying one is made once per flow and replayed for the rest of
+// it: encapsulation becomes a copy of the flow's prebuilt outer headers plus a few patched fields.
+// The caches are invalidated whenever the policy or the provider addresses change, and a cached
+// decision is applied by the same code as a fresh one, so the result is the same with or without.
 #pragma once
 
 #include "vswitch/core/hooks.hpp"
 #include "vswitch/nvgre/address_resolution.hpp"
+#include "vswitch/nvgre/flow_cache.hpp"
 #include "vswitch/nvgre/nvgre_header.hpp"
 #include "vswitch/nvgre/policy_table.hpp"
 #include "vswitch/nvgre/provider_index.hpp"
@@ -60,6 +67,16 @@ public:
     [[nodiscard]] ErrorOr<void> set_provider_neighbor(const NetAddress& address,
                                                       const MacAddress& mac);
 
+    // Gives the packet path exact-match flow caches in caller memory (outliving this object),
+    // one for frames from VMs and one for NVGRE packets received: each 0 entries (no cache) or a
+    // power of two >= 4, sized for the flows in flight (an entry is ~130 / ~48 bytes). Replaces
+    // (and forgets) any earlier caches.
+    [[nodiscard]] ErrorOr<void> set_flow_caches(std::span<CustomerFlowEntry> customer,
+                                                std::span<ProviderFlowEntry> provider);
+    [[nodiscard]] const FlowCacheStatistics& flow_cache_statistics() const {
+        return flow_statistics_;
+    }
+
     [[nodiscard]] NvgreResult from_provider(const HookContext& context, Frame& frame) override;
     [[nodiscard]] NvgreResult from_customer(const HookContext& context, Frame& frame) override;
     // Burst forms: lookups shared by the burst's frames (the virtual subnet, the sender's and the
@@ -97,6 +114,19 @@ private:
         const ProviderEntry* outer_local = nullptr;
     };
 
+    // Drops every cached decision when the policy moved on since the last burst (one compare).
+    void sync_with_policy() {
+        if (policy_.generation() != policy_generation_) [[unlikely]] {
+            policy_generation_ = policy_.generation();
+            invalidate_flows();
+        }
+    }
+    void invalidate_flows() {
+        customer_flows_.invalidate_all();
+        provider_flows_.invalidate_all();
+        ++flow_statistics_.invalidations;
+    }
+
     [[nodiscard]] const ProviderEntry* local_pa(const NetAddress& address) const {
         return providers_.find_local(address);
     }
@@ -114,12 +144,37 @@ private:
     [[nodiscard]] NvgreResult answer_resolution(const VirtualSubnet& subnet,
                                                 const ResolutionRequest& request, Frame& frame);
     [[nodiscard]] NvgreResult drop(DropReason reason);
-    // The per-frame decisions (datapath.cpp), with the burst's memo.
-    [[nodiscard]] NvgreResult customer_frame(Frame& frame, BurstMemo& memo);
-    [[nodiscard]] NvgreResult provider_frame(Frame& frame, BurstMemo& memo);
-    [[nodiscard]] NvgreResult encapsulate_to(Frame& frame, const LookupRecord& source,
-                                             const ProviderEntry& own, const LookupRecord& peer,
-                                             const MacAddress& next_hop_mac);
+    // The per-frame paths (datapath.cpp, datapath_provider.cpp), with the burst's memo.
+    [[nodiscard, gnu::noinline]] NvgreResult customer_frame(Frame& frame, BurstMemo& memo);
+    [[nodiscard, gnu::noinline]] NvgreResult provider_frame(Frame& frame, BurstMemo& memo);
+    // The flow cache's fast path for a received packet: true if it decided (into `result`).
+    [[nodiscard]] bool cached_provider_frame(Frame& frame, NvgreResult& result, uint64_t& hits);
+    // What policy says about a unicast IP frame from a VM (frame untouched). For encapsulation,
+    // `params` holds the outer headers' parameters (to build a CustomerFlow's outer headers from,
+    // when the decision is to be cached).
+    void decide_customer(const Frame& frame, BurstMemo& memo, CustomerDecision& decision,
+                         EncapsulationParams& params) const;
+    // The cached decision for `frame`, if it is cacheable and its flow is in the cache.
+    [[nodiscard]] const CustomerFlow* cached_customer_flow(const Frame& frame);
+    // Carries out a decision, fresh or cached, on a frame of its flow: encapsulating from
+    // `outer` (a cached flow's), or from `direct` with encapsulate() (a decision not cached).
+    [[nodiscard]] NvgreResult apply_customer(Frame& frame, const CustomerDecision& decision,
+                                             const OuterTemplate* outer,
+                                             EncapsulationParams* direct);
+    [[nodiscard]] NvgreResult encapsulate_flow(Frame& frame, const CustomerDecision& decision,
+                                               const OuterTemplate& outer);
+    // (`params` in place, not a copy: a copy of a struct just written field by field would
+    // stall on store forwarding.)
+    [[nodiscard]] NvgreResult encapsulate_direct(Frame& frame, EncapsulationParams& params);
+    [[nodiscard]] bool encapsulate_cached(Frame& frame, const CustomerFlow& flow,
+                                          NvgreResult& result);
+    // What policy says about a received NVGRE packet whose inner frame parsed as `inner`
+    // (`inner_parsed` false: it did not parse), and carrying it out.
+    [[nodiscard]] ProviderFlow decide_provider(const Frame& frame, const NvgreView& view,
+                                               bool inner_parsed, const ParsedHeaders& inner,
+                                               BurstMemo& memo) const;
+    [[nodiscard]] NvgreResult apply_provider(Frame& frame, const NvgreView& view,
+                                             const ParsedHeaders& inner, const ProviderFlow& flow);
     [[nodiscard]] const VirtualSubnet* subnet_of(BurstMemo& memo, Vsid vsid) const;
     // The record of `address` in memo.subnet's routing domain (memo.subnet non-null), kept in
     // `record`.
@@ -133,6 +188,10 @@ private:
     ProviderIndex providers_;
     uint16_t next_ipv4_identification_ = 1;
     NvgreStatistics statistics_;
+    FlowCache<CustomerFlow> customer_flows_;
+    FlowCache<ProviderFlow> provider_flows_;
+    uint64_t policy_generation_ = 0; // the policy's generation the caches were filled under
+    FlowCacheStatistics flow_statistics_;
 };
 
 } // namespace halcyon::vswitch::nvgre

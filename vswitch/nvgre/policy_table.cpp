@@ -43,6 +43,8 @@ size_t PolicyTable::find_record_slot(const RoutingDomainId& domain,
 ErrorOr<void> PolicyTable::set_subnet(const VirtualSubnet& subnet) {
     if (!is_valid_vsid(subnet.vsid))
         return Error(ErrorCode::invalid_argument, "VSID must be in 4096..16777214 (RFC 7637)");
+    if (subnets_.empty())
+        return Error(ErrorCode::out_of_memory, "virtual subnet table has no slots");
     const size_t mask = subnets_.size() - 1;
     size_t slot = hash_vsid(subnet.vsid) & mask;
     for (; subnets_[slot].used; slot = (slot + 1) & mask) {
@@ -54,6 +56,7 @@ ErrorOr<void> PolicyTable::set_subnet(const VirtualSubnet& subnet) {
             return Error(ErrorCode::already_exists,
                          "virtual subnet already belongs to another routing domain");
         subnets_[slot].subnet = subnet;
+        ++generation_;
         return {};
     }
     if (subnet_count_ >= subnets_.size() * 3 / 4)
@@ -61,6 +64,7 @@ ErrorOr<void> PolicyTable::set_subnet(const VirtualSubnet& subnet) {
     subnets_[slot].subnet = subnet;
     subnets_[slot].used = true;
     ++subnet_count_;
+    ++generation_;
     return {};
 }
 
@@ -89,9 +93,12 @@ ErrorOr<void> PolicyTable::set_record(const LookupRecord& record) {
                      "lookup record's routing domain differs from its virtual subnet's");
     if (record.customer_mac.is_multicast() || record.customer_mac.is_zero())
         return Error(ErrorCode::invalid_argument, "customer MAC must be a unicast address");
+    if (records_.empty())
+        return Error(ErrorCode::out_of_memory, "NVGRE lookup policy has no slots");
     size_t slot = find_record_slot(record.routing_domain, record.customer_address);
     if (slot != records_.size()) {
         records_[slot].record = record;
+        ++generation_;
         return {};
     }
     if (record_count_ >= record_capacity())
@@ -103,11 +110,14 @@ ErrorOr<void> PolicyTable::set_record(const LookupRecord& record) {
     records_[slot].record = record;
     records_[slot].used = true;
     ++record_count_;
+    ++generation_;
     return {};
 }
 
 ErrorOr<void> PolicyTable::remove_record(const RoutingDomainId& domain,
                                          const NetAddress& customer_address) {
+    if (records_.empty())
+        return Error(ErrorCode::not_found, "no lookup record for that customer address");
     size_t hole = find_record_slot(domain, customer_address);
     if (hole == records_.size())
         return Error(ErrorCode::not_found, "no lookup record for that customer address");
@@ -124,6 +134,7 @@ ErrorOr<void> PolicyTable::remove_record(const RoutingDomainId& domain,
             hole = next;
         }
     }
+    ++generation_;
     return {};
 }
 

@@ -5,6 +5,11 @@
 //
 // Both tables are open-addressing hash tables with linear probing and backward-shift deletion over
 // caller-provided slots (fixed capacity, no allocation, lookups never write).
+//
+// Every change bumps generation(), so a component that caches decisions derived from the policy
+// (NetworkVirtualization's flow caches) notices any change with one compare per burst. Assigning
+// another table to this one counts as a change too: a cache that refers to this object then sees
+// a new generation even though the table was replaced wholesale.
 #pragma once
 
 #include "lib/base/error_or.hpp"
@@ -38,6 +43,18 @@ public:
 
     [[nodiscard]] static ErrorOr<PolicyTable> create(std::span<RecordSlot> record_slots,
                                                      std::span<SubnetSlot> subnet_slots);
+
+    PolicyTable() = default; // no slots: every lookup misses, every insertion fails
+    PolicyTable(const PolicyTable&) = default;
+    PolicyTable(PolicyTable&&) = default;
+    PolicyTable& operator=(const PolicyTable& other) {
+        replace_with(other);
+        return *this;
+    }
+    PolicyTable& operator=(PolicyTable&& other) {
+        replace_with(other);
+        return *this;
+    }
 
     // Adds or replaces a virtual subnet. The VSID must be in 4096..2^24-2.
     [[nodiscard]] ErrorOr<void> set_subnet(const VirtualSubnet& subnet);
@@ -73,10 +90,23 @@ public:
     // The subnet of `vsid` whose gateway address is `address`, if any.
     [[nodiscard]] bool is_gateway(Vsid vsid, const NetAddress& address) const;
 
+    // Changes with every successful set_subnet(), set_record(), remove_record() and assignment;
+    // never repeats a value for one object.
+    [[nodiscard]] uint64_t generation() const { return generation_; }
+
     [[nodiscard]] size_t record_count() const { return record_count_; }
     [[nodiscard]] size_t record_capacity() const { return records_.size() * 3 / 4; }
 
 private:
+    void replace_with(const PolicyTable& other) {
+        const uint64_t next =
+            (generation_ > other.generation_ ? generation_ : other.generation_) + 1;
+        records_ = other.records_;
+        subnets_ = other.subnets_;
+        record_count_ = other.record_count_;
+        subnet_count_ = other.subnet_count_;
+        generation_ = next;
+    }
     [[nodiscard]] static constexpr uint64_t mix(uint64_t state, uint64_t value) {
         state ^= value + 0x9E3779B97F4A7C15ull;
         state *= 0xFF51AFD7ED558CCDull;
@@ -98,6 +128,7 @@ private:
     std::span<SubnetSlot> subnets_;
     size_t record_count_ = 0;
     size_t subnet_count_ = 0;
+    uint64_t generation_ = 1;
 };
 
 } // namespace halcyon::vswitch::nvgre

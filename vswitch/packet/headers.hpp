@@ -22,6 +22,9 @@ inline constexpr uint16_t gre_key = 1u << 9;
 inline constexpr uint16_t gre_checksum = 1u << 10;
 inline constexpr uint16_t gre_sequence = 1u << 11;
 inline constexpr uint16_t ipv6_esp = 1u << 12; // encrypted payload: L4 opaque
+// GRE flags and version were exactly K (0x2000): no checksum, sequence, routing or reserved bits,
+// version 0 — the header NVGRE (RFC 7637) requires, so gre_protocol and gre_key say it all.
+inline constexpr uint16_t gre_key_only = 1u << 13;
 } // namespace parse_flag
 
 struct ParsedHeaders {

@@ -78,6 +78,8 @@ namespace {
         }
         if (flags & gre_flag::sequence)
             h.flags |= parse_flag::gre_sequence;
+        if (flags == gre_flag::key)
+            h.flags |= parse_flag::gre_key_only;
         h.payload_offset = static_cast<uint16_t>(offset + header_length);
         break;
     }

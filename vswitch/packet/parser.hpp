@@ -34,12 +34,41 @@ inline constexpr uint32_t kMaxIpv6ExtensionHeaders = 8;
 [[nodiscard]] bool parse_frame_headers(const uint8_t* bytes, uint32_t length, ParsedHeaders& out);
 [[nodiscard]] bool parse_frame_general(Frame& frame);
 
+namespace parse_detail {
+
+// What parse_common_ipv4() stores: every field of `h`, those it does not set zero.
+[[gnu::always_inline]] inline void store_ipv4(ParsedHeaders& h, uint16_t flags, uint16_t l3_end,
+                                              uint16_t payload_offset, uint8_t protocol,
+                                              uint8_t ttl, uint16_t source_port,
+                                              uint16_t destination_port, uint8_t tcp_flags,
+                                              uint16_t gre_protocol, uint32_t gre_key) {
+    ParsedHeaders r;
+    r.flags = flags;
+    r.ethertype = ethertype::ipv4;
+    r.l3 = L3Kind::ipv4;
+    r.l3_offset = kEthernetHeaderSize;
+    r.l3_end = l3_end;
+    r.l4_offset = kEthernetHeaderSize + 20;
+    r.payload_offset = payload_offset;
+    r.ip_protocol = protocol;
+    r.ttl = ttl;
+    r.src_port = source_port;
+    r.dst_port = destination_port;
+    r.tcp_flags = tcp_flags;
+    r.gre_protocol = gre_protocol;
+    r.gre_key = gre_key;
+    h = r;
+}
+
+} // namespace parse_detail
+
 // The frames a switch sees most: untagged IPv4 without options or fragmentation, carrying UDP,
 // TCP or NVGRE's GRE (key only). Checked and described in one pass, the whole result built in
 // registers and stored once; it is exactly what the layer-by-layer parse (parser.cpp) produces
 // for such a frame. False (nothing written) for anything else, which the general parse handles.
 // Inline so the switch's admission loop parses without a call.
-[[nodiscard]] inline bool parse_common_ipv4(const uint8_t* p, uint32_t length, ParsedHeaders& h) {
+[[nodiscard, gnu::always_inline]] inline bool parse_common_ipv4(const uint8_t* p, uint32_t length,
+                                                                ParsedHeaders& h) {
     constexpr uint32_t l3 = kEthernetHeaderSize;
     constexpr uint32_t l4 = l3 + 20;
     if (length < l4 || length > 0xFFFF || load_be16(p + 12) != ethertype::ipv4 || p[l3] != 0x45)
@@ -51,42 +80,38 @@ inline constexpr uint32_t kMaxIpv6ExtensionHeaders = 8;
     const uint32_t available = total_length - 20;
     const uint8_t protocol = p[l3 + 9];
     const uint8_t* header = p + l4;
-    ParsedHeaders r;
-    r.ethertype = ethertype::ipv4;
-    r.l3 = L3Kind::ipv4;
-    r.l3_offset = l3;
-    r.l3_end = static_cast<uint16_t>(l3 + total_length);
-    r.l4_offset = l4;
-    r.ip_protocol = protocol;
-    r.ttl = p[l3 + 8];
-    r.flags = parse_flag::parsed | parse_flag::has_l4;
+    const uint16_t l3_end = static_cast<uint16_t>(l3 + total_length);
+    const uint8_t ttl = p[l3 + 8];
+    // Each protocol stores its result itself, with what it knows as constants: one store per
+    // field, no values carried to a common exit.
     if (protocol == ip_protocol::udp) {
         const uint32_t udp_length = available >= 8 ? load_be16(header + 4) : 0;
         if (udp_length < 8 || udp_length > available)
             return false;
-        r.src_port = load_be16(header);
-        r.dst_port = load_be16(header + 2);
-        r.payload_offset = l4 + 8;
-    } else if (protocol == ip_protocol::tcp) {
+        parse_detail::store_ipv4(h, parse_flag::parsed | parse_flag::has_l4, l3_end, l4 + 8,
+                                 protocol, ttl, load_be16(header), load_be16(header + 2), 0, 0, 0);
+        return true;
+    }
+    if (protocol == ip_protocol::tcp) {
         const uint32_t header_length = available >= 20 ? (header[12] >> 4) * 4u : 0;
         if (header_length < 20 || header_length > available)
             return false;
-        r.src_port = load_be16(header);
-        r.dst_port = load_be16(header + 2);
-        r.tcp_flags = header[13];
-        r.payload_offset = static_cast<uint16_t>(l4 + header_length);
-    } else if (protocol == ip_protocol::gre) {
+        parse_detail::store_ipv4(h, parse_flag::parsed | parse_flag::has_l4, l3_end,
+                                 static_cast<uint16_t>(l4 + header_length), protocol, ttl,
+                                 load_be16(header), load_be16(header + 2), header[13], 0, 0);
+        return true;
+    }
+    if (protocol == ip_protocol::gre) {
         if (available < 8 || load_be16(header) != gre_flag::key)
             return false;
-        r.flags |= parse_flag::gre | parse_flag::gre_key;
-        r.gre_protocol = load_be16(header + 2);
-        r.gre_key = load_be32(header + 4);
-        r.payload_offset = l4 + 8;
-    } else {
-        return false;
+        parse_detail::store_ipv4(h,
+                                 parse_flag::parsed | parse_flag::has_l4 | parse_flag::gre |
+                                     parse_flag::gre_key | parse_flag::gre_key_only,
+                                 l3_end, l4 + 8, protocol, ttl, 0, 0, 0, load_be16(header + 2),
+                                 load_be32(header + 4));
+        return true;
     }
-    h = r;
-    return true;
+    return false;
 }
 
 [[nodiscard]] inline bool parse_frame(Frame& frame) {

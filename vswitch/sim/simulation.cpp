@@ -87,6 +87,8 @@ struct SwitchRuntime final : EgressSink, DropObserver, qos::QosTransmitter {
     std::vector<nvgre::SubnetSlot> subnet_slots;
     std::optional<nvgre::PolicyTable> policy;
     std::optional<nvgre::NetworkVirtualization> nvgre;
+    std::vector<nvgre::CustomerFlowEntry> customer_flows;
+    std::vector<nvgre::ProviderFlowEntry> provider_flows;
     PortMirror mirror;
     Origin current; // the input packet being processed
     uint32_t current_hops = 0;
@@ -248,6 +250,13 @@ namespace {
             error = "nvgre provider neighbor: " + error_text(result.error());
             return false;
         }
+    }
+    // The packet path's flow caches, as a live host would run them (they never change a result).
+    sw.customer_flows.resize(1024);
+    sw.provider_flows.resize(1024);
+    if (sw.nvgre->set_flow_caches(sw.customer_flows, sw.provider_flows).is_error()) {
+        error = "nvgre flow caches: invalid size";
+        return false;
     }
     sw.sw->set_nvgre_hook(&*sw.nvgre);
     return true;
