@@ -14,6 +14,7 @@
 #pragma once
 
 #include "vswitch/acl/tuple_space.hpp"
+#include "vswitch/core/cache_sets.hpp"
 
 #include <array>
 #include <bit>
@@ -181,38 +182,28 @@ struct ClassificationEntry {
 
 class ClassificationCache {
 public:
-    static constexpr size_t kWays = 4;
+    static constexpr size_t kWays = CacheSets<ClassificationEntry>::kWays;
 
     // Entry count must be 0 (no cache) or a power of two >= kWays.
     [[nodiscard]] static constexpr bool valid_size(size_t entries) {
-        return entries == 0 || (entries >= kWays && (entries & (entries - 1)) == 0);
+        return CacheSets<ClassificationEntry>::valid_size(entries);
     }
 
     ClassificationCache() = default;
-    explicit ClassificationCache(std::span<ClassificationEntry> entries)
-        : entries_(entries), set_shift_(set_shift_for(entries.size())) {
-        invalidate_all();
-    }
+    explicit ClassificationCache(std::span<ClassificationEntry> entries) : sets_(entries) {}
 
-    [[nodiscard]] bool enabled() const { return !entries_.empty(); }
+    [[nodiscard]] bool enabled() const { return sets_.enabled(); }
 
     // Forgets every entry (the rule set changed).
-    void invalidate_all() {
-        if (++generation_ != 0)
-            return;
-        // The counter wrapped: stale entries could carry the new number, so clear them.
-        for (ClassificationEntry& entry : entries_)
-            entry.tag = 0;
-        generation_ = 1;
-    }
+    void invalidate_all() { sets_.invalidate_all(); }
 
     // The cached results for `key` (whose hash() is `hash`), or null (a miss, or no cache).
     [[nodiscard, gnu::always_inline]] const ClassificationEntry* find(const CacheKey& key,
                                                                       uint64_t hash) const {
-        if (entries_.empty())
+        if (!sets_.enabled())
             return nullptr;
-        const uint64_t tag = tag_of(hash);
-        const ClassificationEntry* set = &entries_[set_index(hash)];
+        const uint64_t tag = sets_.tag_of(hash);
+        const ClassificationEntry* set = sets_.set_of(hash);
         for (size_t way = 0; way < kWays; ++way)
             if (set[way].tag == tag && set[way].key == key)
                 return &set[way];
@@ -224,8 +215,8 @@ public:
     // (the caller checks enabled() once per burst rather than once per packet).
     [[nodiscard, gnu::always_inline]] const ClassificationEntry* find_narrow(const CacheKey& key,
                                                                              uint64_t hash) const {
-        const uint64_t tag = tag_of(hash);
-        const ClassificationEntry* set = &entries_[set_index(hash)];
+        const uint64_t tag = sets_.tag_of(hash);
+        const ClassificationEntry* set = sets_.set_of(hash);
         for (size_t way = 0; way < kWays; ++way)
             if (set[way].tag == tag && set[way].key.words[0] == key.words[0] &&
                 set[way].key.words[1] == key.words[1])
@@ -233,45 +224,20 @@ public:
         return nullptr;
     }
 
-    // Remembers the results for `key`: in a way of its set that holds nothing current, else in
-    // the next way in turn (round robin across the cache).
+    // Remembers the results for `key` (CacheSets::place picks the way).
     void insert(const CacheKey& key, uint64_t hash, int32_t meter_rule, int32_t decision_rule,
                 uint8_t decision_flags) {
-        if (entries_.empty())
+        if (!sets_.enabled())
             return;
-        ClassificationEntry* set = &entries_[set_index(hash)];
-        size_t way = 0;
-        while (way < kWays && (set[way].tag >> 32) == generation_)
-            ++way;
-        if (way == kWays)
-            way = next_victim_++ % kWays;
-        ClassificationEntry& entry = set[way];
+        ClassificationEntry& entry = sets_.place(hash);
         entry.key = key;
-        entry.tag = tag_of(hash);
         entry.meter_rule = meter_rule;
         entry.decision_rule = decision_rule;
         entry.decision_flags = decision_flags;
     }
 
 private:
-    [[nodiscard]] uint64_t tag_of(uint64_t hash) const {
-        return uint64_t{generation_} << 32 | static_cast<uint32_t>(hash >> 16);
-    }
-    // Sets are chosen by the hash's top bits (64 - set_shift_ of them).
-    [[nodiscard]] size_t set_index(uint64_t hash) const {
-        return static_cast<size_t>(hash >> 1 >> set_shift_) * kWays;
-    }
-    [[nodiscard]] static constexpr uint32_t set_shift_for(size_t entries) {
-        uint32_t shift = 63; // with one set: hash >> 1 >> 63 is 0
-        for (size_t sets = entries / kWays; sets > 1; sets >>= 1)
-            --shift;
-        return shift;
-    }
-
-    std::span<ClassificationEntry> entries_;
-    uint32_t set_shift_ = 63;
-    uint32_t generation_ = 0;
-    uint32_t next_victim_ = 0;
+    CacheSets<ClassificationEntry> sets_;
 };
 
 } // namespace halcyon::vswitch::acl

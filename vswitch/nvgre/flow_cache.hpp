@@ -19,6 +19,7 @@
 // Memory is the caller's (a span of entries, 0 or a power of two >= kWays); nothing is allocated.
 #pragma once
 
+#include "vswitch/core/cache_sets.hpp"
 #include "vswitch/nvgre/nvgre_header.hpp"
 #include "vswitch/packet/drop_reason.hpp"
 
@@ -93,75 +94,38 @@ struct FlowCacheStatistics {
 template <typename Value>
 class FlowCache {
 public:
-    static constexpr size_t kWays = 4;
+    static constexpr size_t kWays = CacheSets<FlowCacheEntry<Value>>::kWays;
     using Entry = FlowCacheEntry<Value>;
 
     [[nodiscard]] static constexpr bool valid_size(size_t entries) {
-        return entries == 0 || (entries >= kWays && (entries & (entries - 1)) == 0);
+        return CacheSets<Entry>::valid_size(entries);
     }
 
     FlowCache() = default;
     // `entries.size()` must satisfy valid_size() (0 = no cache).
-    explicit FlowCache(std::span<Entry> entries)
-        : entries_(entries), set_shift_(set_shift_for(entries.size())) {
-        for (Entry& entry : entries_)
-            entry.tag = 0;
-        generation_ = 1;
-    }
+    explicit FlowCache(std::span<Entry> entries) : sets_(entries) {}
 
-    [[nodiscard]] bool enabled() const { return !entries_.empty(); }
-
-    void invalidate_all() {
-        if (++generation_ != 0)
-            return;
-        // The counter wrapped: stale entries could carry the new number, so clear them.
-        for (Entry& entry : entries_)
-            entry.tag = 0;
-        generation_ = 1;
-    }
+    [[nodiscard]] bool enabled() const { return sets_.enabled(); }
+    void invalidate_all() { sets_.invalidate_all(); }
 
     [[nodiscard, gnu::always_inline]] const Value* find(const FlowKey& key, uint64_t hash) const {
-        const uint64_t tag = tag_of(hash);
-        const Entry* set = &entries_[set_index(hash)];
+        const uint64_t tag = sets_.tag_of(hash);
+        const Entry* set = sets_.set_of(hash);
         for (size_t way = 0; way < kWays; ++way)
             if (set[way].tag == tag && set[way].key == key)
                 return &set[way].value;
         return nullptr;
     }
 
-    // Remembers `value` for `key`: in a way of its set holding nothing current, else the next
-    // way in turn.
+    // Remembers `value` for `key` (CacheSets::place picks the way).
     void insert(const FlowKey& key, uint64_t hash, const Value& value) {
-        Entry* set = &entries_[set_index(hash)];
-        size_t way = 0;
-        while (way < kWays && (set[way].tag >> 32) == generation_)
-            ++way;
-        if (way == kWays)
-            way = next_victim_++ % kWays;
-        set[way].key = key;
-        set[way].tag = tag_of(hash);
-        set[way].value = value;
+        Entry& entry = sets_.place(hash);
+        entry.key = key;
+        entry.value = value;
     }
 
 private:
-    [[nodiscard]] uint64_t tag_of(uint64_t hash) const {
-        return uint64_t{generation_} << 32 | static_cast<uint32_t>(hash >> 16);
-    }
-    // Sets are chosen by the hash's top bits (FlowKey::hash()).
-    [[nodiscard]] size_t set_index(uint64_t hash) const {
-        return static_cast<size_t>(hash >> 1 >> set_shift_) * kWays;
-    }
-    [[nodiscard]] static constexpr uint32_t set_shift_for(size_t entries) {
-        uint32_t shift = 63; // with one set: hash >> 1 >> 63 is 0
-        for (size_t sets = entries / kWays; sets > 1; sets >>= 1)
-            --shift;
-        return shift;
-    }
-
-    std::span<Entry> entries_;
-    uint32_t set_shift_ = 63;
-    uint32_t generation_ = 1;
-    uint32_t next_victim_ = 0;
+    CacheSets<Entry> sets_;
 };
 
 } // namespace halcyon::vswitch::nvgre
