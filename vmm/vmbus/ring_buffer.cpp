@@ -57,41 +57,43 @@ ErrorOr<void> RingPages::store(GuestMemory& memory, uint32_t control_offset, uin
     return memory.write((pfns_[0] << kPageShift) + control_offset, bytes);
 }
 
-ErrorOr<void> RingPages::read(GuestMemory& memory, uint32_t offset, std::span<uint8_t> out) const {
-    uint32_t size = data_size();
-    if (offset >= size || out.size() > size)
-        return corrupt("ring read outside the data area");
+// Calls `piece(gpa, done, length)` for each page-bounded piece of [offset, offset + length) of
+// the data area, wrapping at its end (the data pages need not be contiguous in guest memory).
+template <typename Piece>
+static ErrorOr<void> for_each_piece(uint32_t offset, size_t length, uint32_t size,
+                                    std::span<const uint64_t> data_pfns, Piece piece) {
     size_t done = 0;
-    while (done < out.size()) {
-        uint32_t in_page = offset % kPageSize;
+    while (done < length) {
+        const uint32_t in_page = offset % kPageSize;
         size_t chunk = kPageSize - in_page;
-        if (chunk > out.size() - done)
-            chunk = out.size() - done;
-        uint64_t gpa = (pfns_[1 + offset / kPageSize] << kPageShift) + in_page;
-        TRY(memory.read(gpa, out.subspan(done, chunk)));
+        if (chunk > length - done)
+            chunk = length - done;
+        TRY(piece((data_pfns[offset / kPageSize] << kPageShift) + in_page, done, chunk));
         done += chunk;
         offset = wrap(offset + static_cast<uint32_t>(chunk), size);
     }
     return {};
 }
 
+ErrorOr<void> RingPages::read(GuestMemory& memory, uint32_t offset, std::span<uint8_t> out) const {
+    const uint32_t size = data_size();
+    if (offset >= size || out.size() > size)
+        return corrupt("ring read outside the data area");
+    return for_each_piece(offset, out.size(), size, pfns_.subspan(1),
+                          [&](uint64_t gpa, size_t done, size_t chunk) {
+                              return memory.read(gpa, out.subspan(done, chunk));
+                          });
+}
+
 ErrorOr<void> RingPages::write(GuestMemory& memory, uint32_t offset,
                                std::span<const uint8_t> data) const {
-    uint32_t size = data_size();
+    const uint32_t size = data_size();
     if (offset >= size || data.size() > size)
         return corrupt("ring write outside the data area");
-    size_t done = 0;
-    while (done < data.size()) {
-        uint32_t in_page = offset % kPageSize;
-        size_t chunk = kPageSize - in_page;
-        if (chunk > data.size() - done)
-            chunk = data.size() - done;
-        uint64_t gpa = (pfns_[1 + offset / kPageSize] << kPageShift) + in_page;
-        TRY(memory.write(gpa, data.subspan(done, chunk)));
-        done += chunk;
-        offset = wrap(offset + static_cast<uint32_t>(chunk), size);
-    }
-    return {};
+    return for_each_piece(offset, data.size(), size, pfns_.subspan(1),
+                          [&](uint64_t gpa, size_t done, size_t chunk) {
+                              return memory.write(gpa, data.subspan(done, chunk));
+                          });
 }
 
 uint32_t ring_free_bytes(uint32_t data_size, uint32_t write_index, uint32_t read_index) {

@@ -47,18 +47,18 @@ public:
     explicit RamAccess(vmm::Partition& partition) : partition_(partition) {}
 
     ErrorOr<void> read(uint64_t gpa, std::span<uint8_t> out) override {
-        if (single_access(gpa, out.size())) {
-            const uint8_t* source = partition_.ram_pointer(gpa, out.size());
-            if (source == nullptr)
-                return outside();
-            if (out.size() == 4) {
+        // One lookup for the usual case (a ring page, a data page): the range in one chunk.
+        if (const uint8_t* source = partition_.ram_pointer(gpa, out.size())) {
+            if (out.size() == 4 && gpa % 4 == 0) {
                 const uint32_t value =
                     __atomic_load_n(reinterpret_cast<const uint32_t*>(source), __ATOMIC_ACQUIRE);
                 memcpy(out.data(), &value, 4);
-            } else {
+            } else if (out.size() == 8 && gpa % 8 == 0) {
                 const uint64_t value =
                     __atomic_load_n(reinterpret_cast<const uint64_t*>(source), __ATOMIC_ACQUIRE);
                 memcpy(out.data(), &value, 8);
+            } else {
+                memcpy(out.data(), source, out.size());
             }
             return {};
         }
@@ -68,30 +68,27 @@ public:
     }
 
     ErrorOr<void> write(uint64_t gpa, std::span<const uint8_t> data) override {
-        if (single_access(gpa, data.size())) {
-            uint8_t* target = partition_.ram_pointer(gpa, data.size());
-            if (target == nullptr)
-                return outside();
-            if (data.size() == 4) {
+        if (uint8_t* target = partition_.ram_pointer(gpa, data.size())) {
+            if (data.size() == 4 && gpa % 4 == 0) {
                 uint32_t value;
                 memcpy(&value, data.data(), 4);
                 __atomic_store_n(reinterpret_cast<uint32_t*>(target), value, __ATOMIC_RELEASE);
-            } else {
+            } else if (data.size() == 8 && gpa % 8 == 0) {
                 uint64_t value;
                 memcpy(&value, data.data(), 8);
                 __atomic_store_n(reinterpret_cast<uint64_t*>(target), value, __ATOMIC_RELEASE);
+            } else {
+                memcpy(target, data.data(), data.size());
             }
             return {};
         }
+        // Across chunks: checked whole first, so a range that leaves RAM touches nothing.
         if (!partition_.is_ram(gpa, data.size()))
             return outside();
         return partition_.write_guest(gpa, data.data(), data.size());
     }
 
 private:
-    static bool single_access(uint64_t gpa, size_t size) {
-        return (size == 4 || size == 8) && gpa % size == 0;
-    }
     static ErrorOr<void> outside() {
         return Error(ErrorCode::out_of_range, "guest address outside the VM's memory");
     }
