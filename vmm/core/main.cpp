@@ -214,8 +214,9 @@ extern "C" [[noreturn]] void kernel_main(uint64_t handoff_physical, uint64_t ent
     // The VMs of halcyon.cfg, if any, run to completion on this CPU (the VM worker's
     // cooperative scheduler); a configuration without VMs goes on exactly as before.
     if (g_config.vm_count > 0) {
-        if (features.kind != virt::Kind::svm || !features.npt_or_ept)
-            log::error("cannot run VMs: they need AMD SVM with nested paging (have %s, npt=%d)",
+        if (features.kind == virt::Kind::none || !features.npt_or_ept)
+            log::error("cannot run VMs: they need AMD SVM with nested paging or Intel VT-x with "
+                       "EPT (have %s, npt=%d)",
                        virt::kind_name(features.kind), features.npt_or_ept ? 1 : 0);
         else
             (void)worker::run_vms(g_config, handoff, frames);

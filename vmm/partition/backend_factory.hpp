@@ -3,8 +3,10 @@
 #pragma once
 
 #include "lib/base/error_or.hpp"
+#include "mm/ept_or_npt.hpp"
 #include "mm/frame_allocator.hpp"
 #include "vmm/cpu_backend.hpp"
+#include "vmm/hyperv/partition_info.hpp"
 
 namespace halcyon::vmm {
 
@@ -12,5 +14,13 @@ namespace halcyon::vmm {
 // none the core can drive.
 [[nodiscard]] ErrorOr<CpuBackend*> create_cpu_backend(mm::FrameAllocator& frames,
                                                       const BackendSetup& setup);
+
+// The nested-paging format the calling CPU's backends walk (NPT on SVM, EPT on VT-x): the
+// partition builds its guest-physical tables in it.
+[[nodiscard]] mm::NestedFormat nested_table_format();
+
+// The vendor whose hypercall instruction the guests of this CPU trap with (VMMCALL on AMD,
+// VMCALL on Intel), for the Hyper-V hypercall page.
+[[nodiscard]] hyperv::CpuVendor hypercall_vendor();
 
 } // namespace halcyon::vmm

@@ -5,6 +5,14 @@ namespace {
 
 constexpr uint32_t kMsrTsc = 0x10;
 constexpr uint32_t kMsrMtrrCap = 0xFE;
+// IA32_MISC_ENABLE: Linux's verify_cpu reads it on Intel CPUs before it has an IDT (to clear
+// XD_DISABLE), so a #GP there is a triple fault. Reads give what KVM reports (BTS and PEBS
+// unavailable: no branch trace store, no PEBS); writes are accepted and have no effect.
+constexpr uint32_t kMsrMiscEnable = 0x1A0;
+constexpr uint64_t kMiscEnableValue = (1ull << 11) | (1ull << 12);
+// IA32_BIOS_SIGN_ID: Linux writes 0 and reads back the microcode revision on Intel CPUs; there is
+// no microcode to report (reads 0, writes have no effect, as on KVM).
+constexpr uint32_t kMsrBiosSignId = 0x8B;
 constexpr uint32_t kMsrPat = 0x277;
 
 constexpr uint32_t kMsrEfer = 0xC000'0080;
@@ -39,6 +47,12 @@ MsrOutcome read_msr(CpuBackend& cpu, uint32_t /*vcpu_index*/, uint32_t msr, uint
     case kMsrAmdNbConfig:
         value = 0;
         return MsrOutcome::done;
+    case kMsrMiscEnable:
+        value = kMiscEnableValue;
+        return MsrOutcome::done;
+    case kMsrBiosSignId:
+        value = 0;
+        return MsrOutcome::done;
     case kMsrPat:
         value = cpu.system_registers().pat;
         return MsrOutcome::done;
@@ -56,6 +70,8 @@ MsrOutcome write_msr(CpuBackend& cpu, uint32_t /*vcpu_index*/, uint32_t msr, uin
         cpu.set_guest_tsc(value);
         return MsrOutcome::done;
     case kMsrAmdNbConfig:
+    case kMsrMiscEnable:
+    case kMsrBiosSignId:
         return MsrOutcome::done;
     case kMsrPat: {
         if (!valid_pat(value))

@@ -29,20 +29,22 @@ T* direct(uint64_t physical) {
 
 } // namespace
 
-Partition::Partition(mm::FrameAllocator& frames, mm::NestedPageTable npt, uint32_t address_space_id)
-    : frames_(&frames), npt_(static_cast<mm::NestedPageTable&&>(npt)),
+Partition::Partition(mm::FrameAllocator& frames, mm::GuestPhysicalTable npt,
+                     uint32_t address_space_id)
+    : frames_(&frames), npt_(static_cast<mm::GuestPhysicalTable&&>(npt)),
       address_space_id_(address_space_id) {}
 
 ErrorOr<Partition*> Partition::create(const char* name, uint32_t address_space_id,
                                       mm::FrameAllocator& frames) {
-    auto npt = TRY(mm::NestedPageTable::create(frames, mm::PhysicalWindow::direct_map()));
+    auto npt = TRY(mm::GuestPhysicalTable::create(nested_table_format(), frames,
+                                                  mm::PhysicalWindow::direct_map()));
     void* memory = allocate_object(sizeof(Partition), alignof(Partition));
     if (memory == nullptr) {
         npt.destroy();
         return Error(ErrorCode::out_of_memory, "no memory for a partition");
     }
-    auto* partition =
-        new (memory) Partition(frames, static_cast<mm::NestedPageTable&&>(npt), address_space_id);
+    auto* partition = new (memory)
+        Partition(frames, static_cast<mm::GuestPhysicalTable&&>(npt), address_space_id);
     for (size_t i = 0; i + 1 < sizeof(partition->name_) && name[i] != '\0'; ++i)
         partition->name_[i] = name[i];
     return partition;

@@ -20,8 +20,8 @@
 #pragma once
 
 #include "lib/base/error_or.hpp"
+#include "mm/ept_or_npt.hpp"
 #include "mm/frame_allocator.hpp"
-#include "mm/npt.hpp"
 #include "mm/spinlock.hpp"
 #include "vmm/cpu_backend.hpp"
 #include "vmm/emulate/emulator.hpp"
@@ -218,7 +218,7 @@ private:
         uint64_t size;
     };
 
-    Partition(mm::FrameAllocator& frames, mm::NestedPageTable npt, uint32_t address_space_id);
+    Partition(mm::FrameAllocator& frames, mm::GuestPhysicalTable npt, uint32_t address_space_id);
 
     // One exit's worth of work inside the partition; returns an Intercept when the worker must
     // see it, or nullopt-like `handled` = true to keep running.
@@ -274,7 +274,7 @@ private:
 
     char name_[32] = {};
     mm::FrameAllocator* frames_;
-    mm::NestedPageTable npt_;
+    mm::GuestPhysicalTable npt_;
     uint32_t address_space_id_;
     Vcpu vcpus_[kMaxVcpusPerPartition];
     uint32_t vcpu_count_ = 0;

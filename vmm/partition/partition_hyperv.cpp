@@ -4,6 +4,7 @@
 #include "vmm/arch/x86_64/cpu.hpp"
 #include "vmm/arch/x86_64/percpu.hpp"
 #include "vmm/arch/x86_64/tsc.hpp"
+#include "vmm/partition/backend_factory.hpp"
 #include "vmm/partition/cpuid_policy.hpp"
 #include "vmm/partition/partition.hpp"
 
@@ -37,7 +38,7 @@ hyperv::HypervPartition& Partition::hyperv() {
         info.creation_tsc = x86::rdtsc();
         info.guest_physical_size = memory_bytes_;
         info.vcpu_count = kMaxVcpusPerPartition;
-        info.vendor = hyperv::CpuVendor::amd;
+        info.vendor = hypercall_vendor();
         info.host_logical_processors = x86::allocated_cpu_count();
         info.physical_address_bits = static_cast<uint8_t>(host_cpuid(0x8000'0008, 0).eax & 0xFF);
         new (hyperv_storage_) hyperv::HypervPartition(info);

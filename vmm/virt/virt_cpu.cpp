@@ -25,7 +25,7 @@ void log_summary(const VirtFeatures& f, bool svm_vendor, const x86::CpuidResult&
                   f.flush_by_asid, f.vgif, f.avic, f.pause_filter, svm_leaf.edx);
         return;
     case Kind::vmx:
-        log::info("virt: VMX (VMCS rev %u, detection only), ept=%d vpid=%d unrestricted_guest=%d "
+        log::info("virt: VMX (VMCS rev %u) enabled, ept=%d vpid=%d unrestricted_guest=%d "
                   "ept_4level=%d ept_wb=%d ept_2m=%d feature_control=%s",
                   f.revision, f.npt_or_ept, f.vpid, f.unrestricted_guest, f.ept_4level_walk,
                   f.ept_write_back, f.ept_2mb_pages,
@@ -60,7 +60,7 @@ ErrorOr<VirtFeatures> enable_on_this_cpu(x86::PerCpu& cpu, mm::FrameAllocator& f
     if (svm)
         result = enable_svm(state, frames);
     else if (vmx)
-        state.features = detect_vmx();
+        result = enable_vmx(state, frames);
     g_recorded[cpu.index] = true;
     if (result.is_error())
         return result.release_error();

@@ -1,7 +1,7 @@
 // Per-CPU virtualization bring-up: every CPU (BSP and APs) calls enable_on_this_cpu() once
 // during start-up. On AMD it detects SVM, sets EFER.SVME and gives the CPU its host save area
-// (VM_HSAVE_PA); on Intel it detects VMX, EPT, VPID and unrestricted guest (VMXON comes later,
-// with the first VM). The result of each CPU is kept so the core can report the BSP's and check
+// (VM_HSAVE_PA); on Intel it detects VMX, EPT, VPID and unrestricted guest and enters VMX
+// operation (VMXON). The result of each CPU is kept so the core can report the BSP's and check
 // that all CPUs agree.
 #pragma once
 
@@ -17,8 +17,9 @@ namespace halcyon::virt {
 // What the virtualization layer keeps per CPU (PerCpu::virtualization points here).
 struct CpuVirtualization {
     VirtFeatures features;
-    bool enabled = false;        // SVM: EFER.SVME set and VM_HSAVE_PA written
+    bool enabled = false;        // SVM: EFER.SVME set and VM_HSAVE_PA written; VMX: VMXON done
     uint64_t host_save_area = 0; // SVM: physical address of the 4 KiB host save area
+    uint64_t vmxon_region = 0;   // VMX: physical address of the 4 KiB VMXON region
 };
 
 // Detects (and for SVM enables) virtualization on the calling CPU, records the result for `cpu`
@@ -38,5 +39,6 @@ struct CpuVirtualization {
 // Implementation parts (svm_enable.cpp, vmx_detect.cpp).
 [[nodiscard]] ErrorOr<void> enable_svm(CpuVirtualization& state, mm::FrameAllocator& frames);
 [[nodiscard]] VirtFeatures detect_vmx();
+[[nodiscard]] ErrorOr<void> enable_vmx(CpuVirtualization& state, mm::FrameAllocator& frames);
 
 } // namespace halcyon::virt
