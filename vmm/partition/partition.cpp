@@ -265,8 +265,15 @@ ErrorOr<bool> Partition::handle_exit(uint32_t index, const VcpuExit& exit, Inter
     case ExitReason::retry:
         return false;
     case ExitReason::cpuid: {
-        const virt::CpuidRegisters result =
-            cpuid(index, static_cast<uint32_t>(regs.rax), static_cast<uint32_t>(regs.rcx));
+        const auto leaf = static_cast<uint32_t>(regs.rax);
+        const auto subleaf = static_cast<uint32_t>(regs.rcx);
+        const virt::CpuidRegisters result = cpuid(index, leaf, subleaf);
+        if (cpuid_interceptor_ != nullptr && cpuid_interceptor_->intercepts_cpuid(leaf)) {
+            const uint8_t length = TRY(instruction_length(index));
+            cpuid_interceptor_->cpuid_intercepted(index, {leaf, subleaf, result, length});
+            out.kind = InterceptKind::yield;
+            return true;
+        }
         TRY(skip_instruction(index));
         regs.rax = result.eax;
         regs.rbx = result.ebx;
@@ -322,7 +329,7 @@ ErrorOr<bool> Partition::handle_exit(uint32_t index, const VcpuExit& exit, Inter
     case ExitReason::interrupt_window:
         return false; // prepare_entry() injects what is pending
     case ExitReason::hypercall:
-        return handle_hypercall(index);
+        return handle_hypercall(index, out);
     case ExitReason::io:
         out.kind = InterceptKind::io;
         out.io = exit.io;

@@ -87,6 +87,25 @@ protected:
     ~PartitionObserver() = default;
 };
 
+// A CPUID the partition's owner answers itself: the root partition's HvInstallIntercept for a
+// child (vmm/root, docs/management-partition.md). Called on the vCPU's exit path.
+struct CpuidExit {
+    uint32_t leaf = 0;
+    uint32_t subleaf = 0;
+    virt::CpuidRegisters result; // what the partition's own policy answers
+    uint8_t instruction_length = 0;
+};
+class CpuidInterceptor {
+public:
+    [[nodiscard]] virtual bool intercepts_cpuid(uint32_t leaf) const = 0;
+    // vCPU `index` stopped at a CPUID it intercepts: not executed (RIP at the instruction);
+    // run_vcpu() returns `yield` right after this call.
+    virtual void cpuid_intercepted(uint32_t index, const CpuidExit& exit) = 0;
+
+protected:
+    ~CpuidInterceptor() = default;
+};
+
 class Partition final : public hyperv::SynicDelivery {
 public:
     [[nodiscard]] static ErrorOr<Partition*> create(const char* name, uint32_t address_space_id,
@@ -182,6 +201,18 @@ public:
     [[nodiscard]] hyperv::DeliveryResult signal_event(uint32_t vcpu, uint8_t sint,
                                                       uint32_t flag_number) override;
 
+    // --- the root partition's interface (vmm/root, partition_root.cpp) ---
+    // CPUID exits the interceptor claims stop the vCPU (nullptr: none; set while no vCPU runs).
+    void set_cpuid_interceptor(CpuidInterceptor* interceptor) { cpuid_interceptor_ = interceptor; }
+    // Takes the 2 MiB chunk of RAM at `guest_physical` out of this partition: unmapped from the
+    // nested tables (each vCPU flushes its TLB before it next enters) and no longer freed by
+    // this partition. Returns its host-physical address. Only while no vCPU of this partition
+    // is in the guest on another CPU.
+    [[nodiscard]] ErrorOr<uint64_t> detach_memory(uint64_t guest_physical);
+    // Maps a detached chunk (2 MiB, host_physical 2 MiB aligned) at `guest_physical`, where
+    // there is no RAM, MMIO region or local APIC yet; the partition owns it from then on.
+    [[nodiscard]] ErrorOr<void> attach_memory(uint64_t guest_physical, uint64_t host_physical);
+
 private:
     struct Vcpu {
         CpuBackend* backend = nullptr;
@@ -231,7 +262,7 @@ private:
     [[nodiscard]] ErrorOr<void> emulate(uint32_t index, emulate::MmioBus& bus);
     [[nodiscard]] ErrorOr<void> emulate_lapic(uint32_t index);
     // The Hyper-V synthetic interface (partition_hyperv.cpp).
-    [[nodiscard]] ErrorOr<bool> handle_hypercall(uint32_t index);
+    [[nodiscard]] ErrorOr<bool> handle_hypercall(uint32_t index, Intercept& out);
     [[nodiscard]] virt::CpuidRegisters cpuid(uint32_t index, uint32_t leaf, uint32_t subleaf);
     // false: #GP. Only for MSRs hyperv::HypervPartition::claims_msr() names.
     [[nodiscard]] bool hyperv_msr(uint32_t index, uint32_t msr, bool write, uint64_t& value);
@@ -303,6 +334,10 @@ private:
     // HvPostMessage / HvSignalEvent routes (set_synic_port).
     hyperv::ConnectionTable synic_ports_;
     mm::SpinLock synic_ports_lock_;
+    // The root partition's interface: CPUID intercepts of a child, and how many privileged
+    // hypercalls this partition made without the privilege (their log lines are limited).
+    CpuidInterceptor* cpuid_interceptor_ = nullptr;
+    uint32_t privileged_refusals_ = 0;
 };
 
 // The guest's RAM as the Hyper-V code sees it: overlay pages, hypercall parameter blocks, SynIC

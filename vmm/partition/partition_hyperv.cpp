@@ -3,10 +3,14 @@
 // vCPU registers and guest memory.
 #include "vmm/arch/x86_64/cpu.hpp"
 #include "vmm/arch/x86_64/percpu.hpp"
+#include "vmm/arch/x86_64/preemption_timer.hpp"
 #include "vmm/arch/x86_64/tsc.hpp"
 #include "vmm/partition/backend_factory.hpp"
 #include "vmm/partition/cpuid_policy.hpp"
 #include "vmm/partition/partition.hpp"
+#include "vmm/root/abi.hpp"
+#include "vmm/root/calls.hpp"
+#include "vmm/root/dispatch/root_partition.hpp"
 
 #include <new>
 
@@ -56,8 +60,13 @@ virt::CpuidRegisters Partition::cpuid(uint32_t index, uint32_t leaf, uint32_t su
                                .guest_xcr0 = cpu.guest_xcr0()};
     virt::CpuidRegisters result = guest_cpuid(leaf, subleaf, context, host_cpuid);
     mm::SpinLockGuard guard(hyperv_lock_);
-    if (auto synthetic = hyperv().cpuid(leaf))
+    if (auto synthetic = hyperv().cpuid(leaf)) {
+        // The root partition's privileges (docs/management-partition.md): it may create
+        // partitions, learn its own id and deposit memory; nobody else may.
+        if (leaf == hyperv::leaf::kFeatures && root::is_root(*this))
+            synthetic->ebx |= root::privilege_ebx::kRoot;
         return *synthetic;
+    }
     hyperv().adjust_cpuid(leaf, result);
     return result;
 }
@@ -73,9 +82,41 @@ bool Partition::hyperv_msr(uint32_t index, uint32_t msr, bool write, uint64_t& v
     return hyperv().write_msr(index, msr, value, memory);
 }
 
-ErrorOr<bool> Partition::handle_hypercall(uint32_t index) {
+ErrorOr<bool> Partition::handle_hypercall(uint32_t index, Intercept& out) {
     CpuBackend& cpu = *vcpus_[index].backend;
     const SystemRegisters system = cpu.system_registers();
+    // The root partition's privileged calls (vmm/root), once the preconditions of every
+    // hypercall hold (the hypercall page enabled, CPL 0 in protected mode; otherwise the common
+    // path below raises #UD). A partition without the privilege gets HV_STATUS_ACCESS_DENIED.
+    const hyperv::HypercallCaller caller = hyperv::hypercall_caller(system);
+    bool enabled;
+    {
+        mm::SpinLockGuard guard(hyperv_lock_);
+        enabled = hyperv().hypercalls_enabled();
+    }
+    if (enabled && caller.protected_mode && caller.cpl == 0) {
+        const hyperv::HypercallInput input =
+            hyperv::read_hypercall_input(cpu.registers(), caller.long_mode);
+        if (root::is_privileged_call(hyperv::decode_control(input.control).code)) {
+            const uint64_t deadline =
+                vcpus_[index].manage_preemption ? vcpus_[index].armed_deadline : kNoDeadline;
+            const root::Completion done =
+                root::privileged_hypercall(*this, index, input, deadline, privileged_refusals_);
+            if (done.ran_child) {
+                // HvDispatchVp ran a child's vCPU on this CPU: its FPU state is live here now,
+                // and the preemption timer was armed for it. Make both this vCPU's again.
+                activate_fpu_state(vcpus_[index].fpu);
+                if (vcpus_[index].manage_preemption)
+                    (void)x86::preemption_timer::arm(vcpus_[index].armed_deadline);
+            }
+            hyperv::store_hypercall_result(cpu.registers(), caller.long_mode, done.result);
+            cpu.registers().rip += kVmmcallLength;
+            if (!done.yield)
+                return false;
+            out.kind = InterceptKind::yield; // the CPU's scheduler has something to do
+            return true;
+        }
+    }
     HypervMemory memory(*this);
     hyperv::HypercallResult result;
     {
