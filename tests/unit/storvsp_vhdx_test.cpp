@@ -179,6 +179,67 @@ TEST(StorvspVhdx, TrimReleasesWholeBlocks) {
     EXPECT_FALSE(reads_zero(h, 3 * 2048, 8));
 }
 
+// The allocation count the VM worker logs (trim reports): exact after writes, UNMAP, WRITE SAME
+// with and without UNMAP and resize, always equal to the BAT's own count.
+TEST(StorvspVhdx, AllocatedBlocksAndTrimReports) {
+    VhdxFixture f(VhdxFixture::dynamic(16 * MiB));
+    storvsp::VhdxBlockDevice device(*f.disk);
+    auto bat_count = [&] {
+        const vhdx::BlockStateCounts c = f.disk->info().blocks;
+        return c.fully_present + c.partially_present;
+    };
+    EXPECT_EQ(device.payload_blocks(), 16u);
+    EXPECT_EQ(device.allocated_blocks(), 0u);
+    EXPECT_EQ(device.take_trim_report().trims, 0u);
+    Harness h;
+    ASSERT_FALSE(h.controller.attach(0, device).is_error());
+    h.initialize();
+    write_pattern(h, 0, 4 * MiB + 512); // blocks 0..4 (the last one sector)
+    EXPECT_EQ(device.allocated_blocks(), 5u);
+    EXPECT_EQ(device.allocated_blocks(), bat_count());
+    EXPECT_EQ(device.take_trim_report().trims, 0u); // writes are not trims
+
+    // UNMAP of blocks 1 and 2 (and half of 3: kept), then of block 4.
+    uint8_t* list = h.ram(0xA000, 40).data();
+    std::memset(list, 0, 40);
+    list[1] = 38;
+    list[3] = 32;
+    list[8 + 6] = 0x08;      // LBA 2048
+    list[8 + 8 + 2] = 0x14;  // 5120 sectors
+    list[24 + 6] = 0x20;     // LBA 8192
+    list[24 + 8 + 2] = 0x08; // 2048 sectors
+    ASSERT_TRUE(h.scsi({0x42, 0, 0, 0, 0, 0, 0, 0, 40, 0}, 0, kWrite, {0xA000, 40}).good());
+    EXPECT_EQ(device.allocated_blocks(), 2u);
+    EXPECT_EQ(device.allocated_blocks(), bat_count());
+    storvsp::VhdxBlockDevice::TrimReport report = device.take_trim_report();
+    EXPECT_EQ(report.trims, 2u);
+    EXPECT_EQ(report.before, 5u);
+    EXPECT_EQ(report.after, 2u);
+    EXPECT_EQ(device.take_trim_report().trims, 0u); // taken
+
+    // WRITE SAME(16) with UNMAP over blocks 0..3: block 0 and 3 released, nothing left.
+    std::memset(h.ram(0xB000, 512).data(), 0, 512);
+    ASSERT_TRUE(h.scsi({0x93, 0x08, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x20, 0x00, 0, 0}, 0, kWrite,
+                       {0xB000, 512})
+                    .good());
+    EXPECT_EQ(device.allocated_blocks(), 0u);
+    report = device.take_trim_report();
+    EXPECT_EQ(report.trims, 1u);
+    EXPECT_EQ(report.before, 2u);
+    EXPECT_EQ(report.after, 0u);
+
+    // WRITE SAME of a pattern allocates like a write; a resize recounts.
+    std::memset(h.ram(0xB000, 512).data(), 0xAB, 512);
+    ASSERT_TRUE(
+        h.scsi({0x41, 0, 0, 0, 0x40, 0x00, 0, 0x10, 0x00, 0}, 0, kWrite, {0xB000, 512}).good());
+    EXPECT_EQ(device.allocated_blocks(), 2u); // 0x4000 + 0x1000 sectors: blocks 8 and 9
+    EXPECT_EQ(device.allocated_blocks(), bat_count());
+    EXPECT_EQ(device.take_trim_report().trims, 0u);
+    ASSERT_FALSE(h.controller.resize(0, 32 * MiB).is_error());
+    EXPECT_EQ(device.payload_blocks(), 32u);
+    EXPECT_EQ(device.allocated_blocks(), 2u);
+}
+
 TEST(StorvspVhdx, WriteSameZeroesWithAndWithoutUnmap) {
     VhdxFixture f(VhdxFixture::dynamic(16 * MiB));
     storvsp::VhdxBlockDevice device(*f.disk);

@@ -329,5 +329,27 @@ TEST_F(VmbusHostile, FloodsOfRefusalsAreRateLimited) {
     expect_host_still_serves();
 }
 
+// Reconnecting and unloading are allowed, but a guest doing nothing else must not flood the
+// host's console either: those lines have a rate limit of their own (refusals stay visible).
+TEST_F(VmbusHostile, ReconnectAndUnloadLoopsAreRateLimited) {
+    const size_t before = log.lines.size();
+    for (int i = 0; i < 2000; ++i) {
+        ASSERT_TRUE(guest->negotiate(linux_abi::version(5, 3)).has_value());
+        if (i % 2 == 0) {
+            linux_abi::message_header unload{linux_abi::UNLOAD, 0};
+            post_raw(raw(unload));
+            drop_answers();
+        }
+    }
+    const size_t lines = log.lines.size() - before;
+    EXPECT_GE(lines, 64u);
+    EXPECT_LT(lines, 100u);
+    EXPECT_TRUE(log.contains("suppressed"));
+    // The refusal budget is untouched: the next refusal is logged.
+    linux_abi::relid_only unknown{{99, 0}, 0};
+    post_raw(raw(unknown));
+    EXPECT_TRUE(log.lines.back().find("message type 99 refused") != std::string::npos);
+}
+
 } // namespace
 } // namespace vmbus_test

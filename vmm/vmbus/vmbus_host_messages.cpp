@@ -136,7 +136,7 @@ void VmbusHost::handle_initiate_contact(uint32_t vcpu, std::span<const uint8_t> 
         return;
     if (connected_) {
         // A new kernel (kexec, crash) reconnects without UNLOAD: start from scratch.
-        log_.note(LogLevel::info, "guest reconnects without UNLOAD: every channel closed");
+        log_.event(LogLevel::info, "guest reconnects without UNLOAD: every channel closed");
         reset_connection();
     }
     uint32_t version = contact.version_requested;
@@ -164,8 +164,8 @@ void VmbusHost::handle_initiate_contact(uint32_t vcpu, std::span<const uint8_t> 
         offers_sent_ = false;
         version_ = version;
         message_vcpu_ = target;
-        log_.note(LogLevel::info, "guest connected: VMBus version %u.%u, messages to vCPU %u",
-                  version >> 16, version & 0xFFFF, target);
+        log_.event(LogLevel::info, "guest connected: VMBus version %u.%u, messages to vCPU %u",
+                   version >> 16, version & 0xFFFF, target);
     }
     send_message(target, response);
 }
@@ -417,7 +417,7 @@ void VmbusHost::handle_relid_released(std::span<const uint8_t> message) {
 void VmbusHost::handle_unload() {
     uint32_t target = message_vcpu_;
     reset_connection();
-    log_.note(LogLevel::info, "guest unloaded VMBus");
+    log_.event(LogLevel::info, "guest unloaded VMBus");
     send_message(target, make<protocol::HeaderOnlyMessage>(MessageType::unload_response));
 }
 

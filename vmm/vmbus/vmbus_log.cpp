@@ -4,16 +4,27 @@
 
 namespace halcyon::vmm::vmbus {
 
-void VmbusLog::refuse(const char* fmt, ...) {
+void VmbusLog::limited(Budget& budget, LogLevel level, const char* fmt, va_list args) {
     // Counted with atomics: channels of different devices refuse from different vCPUs at once.
-    uint64_t n = __atomic_add_fetch(&refusals_, 1, __ATOMIC_RELAXED);
+    uint64_t n = __atomic_add_fetch(&budget.count, 1, __ATOMIC_RELAXED);
     if (n > kBurstLines && n % kSampleEvery != 0) {
-        __atomic_fetch_add(&suppressed_, 1, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&budget.suppressed, 1, __ATOMIC_RELAXED);
         return;
     }
+    emit(level, fmt, args, __atomic_exchange_n(&budget.suppressed, 0, __ATOMIC_RELAXED));
+}
+
+void VmbusLog::refuse(const char* fmt, ...) {
     va_list args;
     va_start(args, fmt);
-    emit(LogLevel::warn, fmt, args, __atomic_exchange_n(&suppressed_, 0, __ATOMIC_RELAXED));
+    limited(refusals_, LogLevel::warn, fmt, args);
+    va_end(args);
+}
+
+void VmbusLog::event(LogLevel level, const char* fmt, ...) {
+    va_list args;
+    va_start(args, fmt);
+    limited(events_, level, fmt, args);
     va_end(args);
 }
 

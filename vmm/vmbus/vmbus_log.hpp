@@ -5,7 +5,9 @@
 //
 // A hostile guest can send refusals as fast as it can post messages, so VmbusLog rate-limits:
 // the first kBurstLines lines are written, then one in every kSampleEvery, each sampled line
-// saying how many were suppressed in between.
+// saying how many were suppressed in between. Lines about things a guest may legitimately do
+// but could repeat at will (connect, reconnect, unload) are limited the same way on a budget of
+// their own, so a reconnect loop can neither flood the host's console nor hide refusals.
 #pragma once
 
 #include <stdarg.h>
@@ -37,19 +39,26 @@ public:
 
     // Something the guest did wrong (rate-limited).
     __attribute__((format(printf, 2, 3))) void refuse(const char* fmt, ...);
+    // Something the guest did that is allowed but repeatable at will (rate-limited apart).
+    __attribute__((format(printf, 3, 4))) void event(LogLevel level, const char* fmt, ...);
     // Host-side events worth a line (not rate-limited: the guest cannot trigger them at will).
     __attribute__((format(printf, 3, 4))) void note(LogLevel level, const char* fmt, ...);
 
     [[nodiscard]] uint64_t refusals() const {
-        return __atomic_load_n(&refusals_, __ATOMIC_RELAXED);
+        return __atomic_load_n(&refusals_.count, __ATOMIC_RELAXED);
     }
 
 private:
+    struct Budget {
+        uint64_t count = 0;
+        uint64_t suppressed = 0;
+    };
+    void limited(Budget& budget, LogLevel level, const char* fmt, va_list args);
     void emit(LogLevel level, const char* fmt, va_list args, uint64_t suppressed);
 
     LogSink& sink_;
-    uint64_t refusals_ = 0;
-    uint64_t suppressed_ = 0;
+    Budget refusals_;
+    Budget events_;
 };
 
 } // namespace halcyon::vmm::vmbus

@@ -7,10 +7,16 @@
 // size as the unmap granularity; fixed disks are fully provisioned. Resize goes through
 // vhdx::resize (not for differencing disks).
 //
+// It also counts the payload blocks that hold data (fully or partially present), kept exact
+// across writes, trims and resizes, so the VM worker can say how far a guest's trims shrank
+// the disk (take_trim_report).
+//
 // The Disk stays owned by the caller and must outlive the device; the device is not
-// thread-safe (the controller serializes it).
+// thread-safe (the controller serializes it) except for allocated_blocks() and
+// take_trim_report(), which any thread may call.
 #pragma once
 
+#include "mm/spinlock.hpp"
 #include "vhdx/disk.hpp"
 #include "vmm/vmbus/storvsp/block_device.hpp"
 
@@ -40,6 +46,23 @@ public:
 
     [[nodiscard]] vhdx::Disk& disk() { return disk_; }
 
+    // Payload blocks holding data now, and the disk's payload block count.
+    [[nodiscard]] uint64_t allocated_blocks() const {
+        return __atomic_load_n(&allocated_, __ATOMIC_ACQUIRE);
+    }
+    [[nodiscard]] uint64_t payload_blocks() const {
+        return __atomic_load_n(&payload_blocks_, __ATOMIC_ACQUIRE);
+    }
+
+    // The trims (UNMAP, WRITE SAME with UNMAP) since the previous call: how many, and the
+    // allocated payload blocks before the first of them and after the last. trims == 0: none.
+    struct TrimReport {
+        uint64_t trims = 0;
+        uint64_t before = 0;
+        uint64_t after = 0;
+    };
+    [[nodiscard]] TrimReport take_trim_report();
+
 private:
     static constexpr uint32_t kSerialLength = 36; // GUID text without braces
 
@@ -49,6 +72,16 @@ private:
     [[nodiscard]] ErrorOr<void> write_zero_bytes(uint64_t offset, uint64_t length);
     // Whether block `block` reads as zeros without being written (dynamic disks only).
     [[nodiscard]] bool block_reads_zero(uint64_t block) const;
+    // Allocated payload blocks among those [offset, offset + length) touches (bytes).
+    [[nodiscard]] uint64_t allocated_in(uint64_t offset, uint64_t length) const;
+    // Every payload block (at construction and after a resize).
+    [[nodiscard]] uint64_t count_allocated() const;
+    // allocated_ after an operation on [offset, offset + length) that found `before` blocks
+    // allocated there.
+    void account(uint64_t offset, uint64_t length, uint64_t before);
+    // A trim on [offset, offset + length) is about to run / has run.
+    [[nodiscard]] uint64_t begin_trim(uint64_t offset, uint64_t length);
+    void end_trim(uint64_t offset, uint64_t length, uint64_t before);
 
     vhdx::Disk& disk_;
     bool read_only_;
@@ -61,6 +94,13 @@ private:
     uint64_t sectors_ = 0;
     DiskId id_;
     char serial_[kSerialLength + 1] = {};
+
+    // Written by the I/O path only (atomic stores), read from anywhere.
+    uint64_t allocated_ = 0;
+    uint64_t payload_blocks_ = 0;
+    // The trim report, shared with take_trim_report() callers on other CPUs.
+    mm::SpinLock report_lock_;
+    TrimReport report_;
 };
 
 } // namespace halcyon::vmm::storvsp
