@@ -77,24 +77,34 @@ def parse_added_file(spec):
 
 
 def apply_settings(config_text, settings):
-    """Returns config_text with top-level `key = value` settings replaced or added.
+    """Returns config_text with `key = value` settings replaced or added.
 
-    Keys before the first [section] header are the global ones. An existing assignment is
-    rewritten in place (a second one would be a duplicate-key error); a new one is inserted just
-    before the first section so it stays global.
+    A plain KEY is a global one (before the first [section] header); SECTION.KEY (e.g.
+    management.key) belongs in the first `[SECTION]`, which is appended when the file has none.
+    An existing assignment is rewritten in place (a second one would be a duplicate-key error);
+    a new one goes at the end of the global part or right after the section's header.
     """
     lines = config_text.splitlines()
-    first_section = next((i for i, line in enumerate(lines) if line.lstrip().startswith("[")),
-                         len(lines))
     for key, value in settings:
-        pattern = re.compile(rf"^\s*{re.escape(key)}\s*=")
-        for i in range(first_section):
+        section, _, name = key.rpartition(".")
+        headers = [i for i, line in enumerate(lines) if line.lstrip().startswith("[")]
+        if section:
+            header = re.compile(rf"^\s*\[\s*{re.escape(section)}\s*\]")
+            start = next((i for i in headers if header.match(lines[i])), None)
+            if start is None:
+                lines += ["", f"[{section}]"]
+                start = len(lines) - 1
+            begin = start + 1
+            end = next((i for i in headers if i > start), len(lines))
+        else:
+            begin, end = 0, headers[0] if headers else len(lines)
+        pattern = re.compile(rf"^\s*{re.escape(name)}\s*=")
+        for i in range(begin, end):
             if pattern.match(lines[i]):
-                lines[i] = f"{key} = {value}"
+                lines[i] = f"{name} = {value}"
                 break
         else:
-            lines.insert(first_section, f"{key} = {value}")
-            first_section += 1
+            lines.insert(begin if section else end, f"{name} = {value}")
     return "\n".join(lines) + "\n"
 
 
@@ -260,7 +270,8 @@ def main():
     parser.add_argument("--add", action="append", default=[], metavar="FILE[=NAME]",
                         help="extra file next to the loader (VM kernel, initrd, disk)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a global configuration key (e.g. on_ready=poweroff)")
+                        help="override a configuration key: a global one (on_ready=poweroff) or "
+                        "one of a section (management.key=HEX)")
     parser.add_argument("--usb", type=pathlib.Path, help="GPT disk image to write")
     parser.add_argument("--pxe", type=pathlib.Path, help="TFTP root directory to write")
     parser.add_argument("--iso", type=pathlib.Path, help="hybrid BIOS/UEFI ISO image to write")
@@ -282,8 +293,8 @@ def main():
         settings = []
         for setting in args.set:
             key, sep, value = setting.partition("=")
-            if not sep or not re.fullmatch(r"[a-z_][a-z0-9_]*", key.strip()):
-                raise ImageError(f"--set {setting}: expected KEY=VALUE")
+            if not sep or not re.fullmatch(r"([a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*", key.strip()):
+                raise ImageError(f"--set {setting}: expected KEY=VALUE or SECTION.KEY=VALUE")
             settings.append((key.strip(), value.strip()))
 
         output_dir = (args.usb or args.pxe or args.iso).resolve().parent

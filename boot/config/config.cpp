@@ -220,12 +220,24 @@ void parse_line(Parser& p, std::string_view line) {
     key_value_line(p, line, equals);
 }
 
+// "ds:/a" and "ds:a" are one file on the datastore.
+bool same_file(std::string_view a, std::string_view b) {
+    if (is_datastore_path(a) && is_datastore_path(b))
+        return datastore_path(a) == datastore_path(b);
+    return a == b;
+}
+
 // What only the whole file can tell.
 void check_whole_file(Parser& p) {
     for (uint32_t i = 0; i < p.out.vm_count; ++i) {
         const VmConfig& vm = p.out.vms[i];
         if (p.vm_lines[i][kVmKernelKey] == 0)
             p.report_at(vm.first_line, "[vm %s] has no kernel (add 'kernel = FILE')", vm.name);
+        if (vm.privileged && vm.vcpus != 1)
+            p.report_at(vm.first_line,
+                        "[vm %s] is privileged: a root partition has exactly one "
+                        "vCPU for now",
+                        vm.name);
     }
 
     const ManagementNetwork& net = p.out.management;
@@ -248,8 +260,7 @@ void check_whole_file(Parser& p) {
                 for (uint32_t j = 0; j < second.disk_count; ++j) {
                     const VmDisk& x = first.disks[i];
                     const VmDisk& y = second.disks[j];
-                    if (std::string_view(x.path) != std::string_view(y.path) ||
-                        (x.read_only && y.read_only))
+                    if (!same_file(x.path, y.path) || (x.read_only && y.read_only))
                         continue;
                     p.report_at(p.disk_lines[b][j],
                                 "disk '%s' is also used by [vm %s]; a shared disk must be "

@@ -15,6 +15,7 @@ inline constexpr size_t kMaxDisksPerVm = 8;
 inline constexpr size_t kMaxPath = 112; // matches handoff::Module::name
 inline constexpr size_t kMaxCommandLine = 1024;
 inline constexpr size_t kMaxName = 32;
+inline constexpr size_t kHostKeyHexDigits = 64; // a 256-bit key
 inline constexpr size_t kMaxDiagnostics = 16;
 
 enum class LogLevel : uint8_t { error = 0, warn = 1, info = 2, debug = 3, trace = 4 };
@@ -34,6 +35,35 @@ struct SerialConfig {
 
 enum class AddressMode : uint8_t { none, dhcp, static_ipv4 };
 
+// Which disk holds the datastore (docs/datastore.md): `auto` takes the first disk whose whole
+// device or partition holds an exFAT volume labelled kDatastoreLabel; a PCI address (with an
+// AHCI port after '/') names the disk, whatever its volume's label; `none` mounts nothing.
+enum class DatastoreMode : uint8_t { automatic, none, device };
+inline constexpr const char* kDatastoreLabel = "HALCYON-DS";
+inline constexpr uint32_t kNoDatastorePort = 0xFFFF'FFFF;
+
+struct DatastoreConfig {
+    DatastoreMode mode = DatastoreMode::automatic;
+    uint8_t bus = 0;
+    uint8_t device = 0;
+    uint8_t function = 0;
+    uint32_t port = kNoDatastorePort; // AHCI port (0..31), or none
+};
+
+// Files named "ds:PATH" (kernel, initrd, disk) are on the datastore, not next to the loader: the
+// loaders skip them and the core opens them on the mounted exFAT volume.
+inline constexpr std::string_view kDatastorePrefix = "ds:";
+[[nodiscard]] constexpr bool is_datastore_path(std::string_view path) {
+    return path.substr(0, kDatastorePrefix.size()) == kDatastorePrefix;
+}
+// The path on the volume ("ds:/vms/a.vhdx" and "ds:vms/a.vhdx" -> "vms/a.vhdx").
+[[nodiscard]] constexpr std::string_view datastore_path(std::string_view path) {
+    path.remove_prefix(kDatastorePrefix.size());
+    while (!path.empty() && path.front() == '/')
+        path.remove_prefix(1);
+    return path;
+}
+
 struct ManagementNetwork {
     AddressMode mode = AddressMode::dhcp;
     uint32_t ipv4_address = 0; // host byte order
@@ -42,6 +72,9 @@ struct ManagementNetwork {
     bool ipv6_slaac = true;
     uint16_t api_port = 8443;
     char nic[kMaxName] = "auto"; // "auto" or a PCI address "bb:dd.f"
+    // The API's host key as 64 hex digits (mgmt/api/auth.hpp), or empty: a fresh key is then
+    // generated at boot and shown once on the console.
+    char host_key[kHostKeyHexDigits + 1] = {};
 };
 
 struct VmDisk {
@@ -67,6 +100,9 @@ struct VmConfig {
     // The Hyper-V synthetic bus: the VMBus ACPI device in a Linux VM's DSDT and the VMBus host
     // (SynIC connections, offers, storvsp for the disks, integration services).
     bool vmbus = false;
+    // The root partition (docs/management-partition.md): the VM may create child partitions
+    // and give them its memory through the privileged hypercalls. One vCPU for now.
+    bool privileged = false;
     uint32_t first_line = 0; // line of its [vm NAME] header, for later diagnostics
 };
 
@@ -79,6 +115,7 @@ struct BootConfig {
     // The scratch-disk self-test at boot (drivers/block/selftest.hpp): writes a pattern to the
     // last MiB of every disk whose sector 0 carries the scratch marker. For tests only.
     bool storage_selftest = false;
+    DatastoreConfig datastore;
     uint32_t vm_count = 0;
     VmConfig vms[kMaxVms];
 };

@@ -75,7 +75,13 @@ bool check_path(Parser& p, std::string_view path, const char* key) {
             return false;
         }
     }
-    if (path.front() == '/') {
+    // "ds:PATH": a file on the datastore; PATH is absolute on the volume ('/' optional).
+    if (is_datastore_path(path)) {
+        if (datastore_path(path).empty()) {
+            p.report("'%s' names no file after 'ds:'", key);
+            return false;
+        }
+    } else if (path.front() == '/') {
         p.report("path in '%s' must be relative to the directory of halcyon.cfg", key);
         return false;
     }
@@ -183,6 +189,41 @@ void storage_selftest(Parser& p, const Value& v) {
         p.out.storage_selftest = index == 1;
 }
 
+bool is_hex(char c);
+bool is_pci_address(std::string_view word);
+
+// auto | none | bb:dd.f | bb:dd.f/PORT (an AHCI port, 0..31).
+void datastore(Parser& p, const Value& v) {
+    std::string_view word;
+    if (!single(p, v, "datastore", word))
+        return;
+    DatastoreConfig& out = p.out.datastore;
+    if (word == "auto" || word == "none") {
+        out = DatastoreConfig{};
+        out.mode = word == "auto" ? DatastoreMode::automatic : DatastoreMode::none;
+        return;
+    }
+    const size_t slash = word.find('/');
+    const std::string_view address = slice(word, 0, slash);
+    uint64_t port = kNoDatastorePort;
+    const bool port_ok =
+        slash == std::string_view::npos || text::parse_unsigned(slice(word, slash + 1), 31, port);
+    if (!is_pci_address(address) || !port_ok) {
+        p.report("datastore must be auto, none or a disk's PCI address bb:dd.f (with /PORT for an "
+                 "AHCI port), not '%.*s'",
+                 QUOTED(word));
+        return;
+    }
+    auto hex = [](char c) {
+        return static_cast<uint8_t>(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+    };
+    out.mode = DatastoreMode::device;
+    out.bus = static_cast<uint8_t>(hex(address[0]) * 16 + hex(address[1]));
+    out.device = static_cast<uint8_t>(hex(address[3]) * 16 + hex(address[4]));
+    out.function = hex(address[6]);
+    out.port = static_cast<uint32_t>(port);
+}
+
 // ---- [management] ----
 
 void address(Parser& p, const Value& v) {
@@ -268,6 +309,22 @@ void nic(Parser& p, const Value& v) {
         return;
     }
     copy(p.out.management.nic, word);
+}
+
+// The key is a secret: a wrong value is reported by its length only, never echoed.
+void host_key(Parser& p, const Value& v) {
+    std::string_view word;
+    if (!single(p, v, "key", word))
+        return;
+    bool all_hex = word.size() == kHostKeyHexDigits;
+    for (size_t i = 0; all_hex && i < word.size(); ++i)
+        all_hex = is_hex(word[i]);
+    if (!all_hex) {
+        p.report("key must be exactly %zu hex digits (a 256-bit key; got %zu characters)",
+                 kHostKeyHexDigits, word.size());
+        return;
+    }
+    copy(p.out.management.host_key, word);
 }
 
 // ---- [vm NAME] ----
@@ -380,6 +437,13 @@ void vmbus(Parser& p, const Value& v) {
         p.vm->vmbus = index == 1;
 }
 
+void privileged(Parser& p, const Value& v) {
+    static constexpr const char* kNames[] = {"no", "yes"};
+    size_t index;
+    if (choose(p, v, "privileged", kNames, 2, "yes or no", index))
+        p.vm->privileged = index == 1;
+}
+
 void test_devices(Parser& p, const Value& v) {
     static constexpr const char* kNames[] = {"no", "yes"};
     size_t index;
@@ -396,10 +460,11 @@ constexpr KeySpec kGlobalKeys[] = {
     {"serial", serial, false},       {"serial_baud", serial_baud, false},
     {"log_level", log_level, false}, {"crash_test", crash_test, false},
     {"on_ready", on_ready, false},   {"storage_selftest", storage_selftest, false},
+    {"datastore", datastore, false},
 };
 constexpr KeySpec kManagementKeys[] = {
     {"address", address, false}, {"gateway", gateway, false}, {"ipv6", ipv6, false},
-    {"port", port, false},       {"nic", nic, false},
+    {"port", port, false},       {"nic", nic, false},         {"key", host_key, false},
 };
 constexpr KeySpec kVmKeys[] = {
     {"kernel", kernel, false},
@@ -413,6 +478,7 @@ constexpr KeySpec kVmKeys[] = {
     {"disk", disk, true},
     {"test_devices", test_devices, false},
     {"vmbus", vmbus, false},
+    {"privileged", privileged, false},
 };
 static_assert(count_of(kGlobalKeys) <= kMaxKeysPerSection);
 static_assert(count_of(kManagementKeys) <= kMaxKeysPerSection);

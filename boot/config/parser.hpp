@@ -14,7 +14,7 @@ enum class Section : uint8_t {
     ignored,    // after a bad header: its keys are skipped (the header was already reported)
 };
 
-inline constexpr size_t kMaxKeysPerSection = 12;
+inline constexpr size_t kMaxKeysPerSection = 16;
 // Position of `kernel` in the [vm NAME] key table (checked in keys.cpp): a VM whose kernel line
 // was present but wrong already has a diagnostic, so "no kernel" is reported only when absent.
 inline constexpr size_t kVmKernelKey = 0;

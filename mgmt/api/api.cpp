@@ -171,6 +171,14 @@ void handle_api_request(ApiContext& context, const HttpRequest& request, HttpRes
         return handle_read_console(context, request, params, response);
     case Endpoint::write_console:
         return handle_write_console(context, request, params, response);
+    case Endpoint::create_vhd:
+    case Endpoint::get_vhd:
+    case Endpoint::resize_vhd:
+    case Endpoint::list_vm_disks:
+    case Endpoint::add_vm_disk:
+    case Endpoint::remove_vm_disk:
+    case Endpoint::list_integration_services:
+        return handle_vhd_request(context, request, params, response, route.endpoint);
     }
 }
 

@@ -9,6 +9,7 @@
 #include "mgmt/api/json_reader.hpp"
 #include "mgmt/api/request_verifier.hpp"
 #include "mgmt/api/router.hpp"
+#include "mgmt/api/vhd_host.hpp"
 #include "mgmt/api/vm_host.hpp"
 
 #include <optional>
@@ -40,6 +41,8 @@ struct ApiContext {
     VmHost& host;
     std::span<JsonToken> json_tokens; // scratch for one request body
     const ServerStats& stats;
+    // The storage and integration-service verbs; null on a host without them (they answer 501).
+    VhdHost* vhds = nullptr;
 };
 
 // Answers one authenticated request.
@@ -65,6 +68,10 @@ void handle_vm_action(ApiContext&, const HttpRequest&, const RouteParams&, HttpR
                       Endpoint action);
 void handle_read_console(ApiContext&, const HttpRequest&, const RouteParams&, HttpResponse&);
 void handle_write_console(ApiContext&, const HttpRequest&, const RouteParams&, HttpResponse&);
+// api_vhds.cpp: New-VHD, Get-VHD, Resize-VHD, Get-/Add-/Remove-VMHardDiskDrive,
+// Get-VMIntegrationService.
+void handle_vhd_request(ApiContext&, const HttpRequest&, const RouteParams&, HttpResponse&,
+                        Endpoint endpoint);
 
 // Helpers for handlers.
 // The request's JSON body, or nothing after answering 400/415. An empty body parses as {}.

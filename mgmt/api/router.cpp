@@ -30,6 +30,13 @@ constexpr Route kRoutes[] = {
     {"POST", "vms/{name}/console", Endpoint::write_console},
     {"GET", "log", Endpoint::read_log},
     {"PUT", "files/{path*}", Endpoint::upload_file},
+    {"POST", "vhds", Endpoint::create_vhd},
+    {"GET", "vhds/{path*}", Endpoint::get_vhd},
+    {"PATCH", "vhds/{path*}", Endpoint::resize_vhd},
+    {"GET", "vms/{name}/disks", Endpoint::list_vm_disks},
+    {"POST", "vms/{name}/disks", Endpoint::add_vm_disk},
+    {"DELETE", "vms/{name}/disks/{path*}", Endpoint::remove_vm_disk},
+    {"GET", "vms/{name}/integration-services", Endpoint::list_integration_services},
 };
 
 constexpr std::string_view kVersionPrefix = "/v1/";

@@ -25,11 +25,19 @@ enum class Endpoint : uint8_t {
     write_console,
     read_log,
     upload_file,
+    // The storage and integration-service verbs (api_vhds.cpp, vhd_host.hpp).
+    create_vhd,
+    get_vhd,
+    resize_vhd,
+    list_vm_disks,
+    add_vm_disk,
+    remove_vm_disk,
+    list_integration_services,
 };
 
 struct RouteParams {
     std::string_view name; // {name}: a VM
-    std::string_view path; // {path*}: a file name, slashes included
+    std::string_view path; // {path*}: a file name, slashes included (or a disk's LUN)
     char storage[512];     // decoded parameters live here
 };
 

@@ -228,7 +228,7 @@ void Server::answer(Connection& connection, const HttpRequest& request, ServerTi
         response.set_error(401, "unauthorized", auth_result_message(auth));
         response.add_header("WWW-Authenticate", kAuthScheme);
     } else {
-        ApiContext context{host_, json_tokens_, stats_};
+        ApiContext context{host_, json_tokens_, stats_, vhd_host_};
         handle_api_request(context, request, response);
     }
     if (response.body_overflowed())

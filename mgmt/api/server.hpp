@@ -67,6 +67,9 @@ public:
     // opened; valid until the next call.
     [[nodiscard]] std::span<const uint8_t> busy_response(ServerTime now);
 
+    // The storage and integration-service verbs (vhd_host.hpp); without one they answer 501.
+    void set_vhd_host(VhdHost* host) { vhd_host_ = host; }
+
     [[nodiscard]] const ServerStats& stats() const { return stats_; }
     [[nodiscard]] const ServerConfig& config() const { return config_; }
 
@@ -86,6 +89,7 @@ private:
 
     ServerConfig config_;
     VmHost& host_;
+    VhdHost* vhd_host_ = nullptr;
     RequestVerifier verifier_;
     ServerStats stats_;
     std::span<Connection> connections_;

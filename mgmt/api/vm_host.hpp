@@ -60,12 +60,31 @@ struct VmSpec {
     CommandLine command_line;
     uint32_t disk_count = 0;
     VmDisk disks[kVmDisksMax];
+    // The Hyper-V synthetic bus (VMBus) and its integration services (shutdown, time sync,
+    // heartbeat, KVP) and synthetic SCSI. On by default, as every Hyper-V VM has it; halcyon.cfg's
+    // `vmbus` key says the same for configured VMs.
+    bool vmbus = true;
+};
+
+// What the integration services tell about a running guest (docs/integration-services.md).
+struct VmGuestInfo {
+    // Hyper-V's VMHeartbeatStatus name ("OkApplicationsUnknown", "NoContact",
+    // "LostCommunication", ...); empty when the VM has no heartbeat service (off, no VMBus).
+    FixedString<31> heartbeat;
+    FixedString<255> computer_name; // KVP FullyQualifiedDomainName; empty until the guest says
+    // KVP NetworkAddressIPv4 and NetworkAddressIPv6, each a ';'-separated list; empty if unknown.
+    FixedString<255> ipv4_addresses;
+    FixedString<255> ipv6_addresses;
 };
 
 struct VmInfo {
     VmSpec spec;
     VmState state = VmState::off;
     uint64_t uptime_ms = 0; // since the last start; 0 when off
+    VmGuestInfo guest;
+    // Why the VM last stopped or failed to start ("the guest powered off", "triple fault");
+    // empty while it runs and before its first start.
+    FixedString<127> status;
 };
 
 // Set-VM: only the fields present change. `disks` replaces the whole list when present.
@@ -78,6 +97,7 @@ struct VmChanges {
     bool disks_present = false;
     uint32_t disk_count = 0;
     VmDisk disks[kVmDisksMax];
+    std::optional<bool> vmbus;
 };
 
 struct HostInfo {

@@ -5,7 +5,7 @@ namespace halcyon::mgmt {
 namespace {
 
 constexpr std::string_view kSpecFields[] = {"name",   "memory_bytes", "vcpus", "kernel",
-                                            "initrd", "command_line", "disks"};
+                                            "initrd", "command_line", "disks", "vmbus"};
 
 bool known_field(JsonValue key) {
     for (std::string_view field : kSpecFields) {
@@ -104,6 +104,10 @@ ErrorOr<void> read_member(JsonValue key, JsonValue value, VmSpec& spec, VmChange
                          "command line: at most 1023 bytes, no control characters but tab");
         if (changes)
             changes->command_line = spec.command_line;
+    } else if (key.string_equals("vmbus")) {
+        spec.vmbus = TRY(value.as_bool());
+        if (changes)
+            changes->vmbus = spec.vmbus;
     } else if (key.string_equals("disks")) {
         spec.disk_count = TRY(read_disks(value, spec.disks));
         if (changes) {
@@ -114,6 +118,24 @@ ErrorOr<void> read_member(JsonValue key, JsonValue value, VmSpec& spec, VmChange
         }
     }
     return {};
+}
+
+// KVP's address lists are joined with ';' (hv_kvp_daemon): one JSON string per address.
+void write_address_list(JsonWriter& writer, std::string_view list) {
+    size_t start = 0;
+    while (start < list.size()) {
+        size_t end = list.find(';', start);
+        if (end == std::string_view::npos)
+            end = list.size();
+        std::string_view address = substring(list, start, end - start);
+        while (!address.empty() && address.front() == ' ')
+            address.remove_prefix(1);
+        while (!address.empty() && address.back() == ' ')
+            address.remove_suffix(1);
+        if (!address.empty())
+            writer.string(address);
+        start = end + 1;
+    }
 }
 
 } // namespace
@@ -201,7 +223,20 @@ void write_vm_json(JsonWriter& writer, const VmInfo& vm) {
         writer.end_object();
     }
     writer.end_array();
+    writer.field("vmbus", vm.spec.vmbus);
     writer.field("uptime_ms", vm.uptime_ms);
+    writer.key("heartbeat");
+    if (vm.guest.heartbeat.empty())
+        writer.null();
+    else
+        writer.string(vm.guest.heartbeat.view());
+    writer.field("computer_name", vm.guest.computer_name.view());
+    writer.key("ip_addresses");
+    writer.begin_array();
+    write_address_list(writer, vm.guest.ipv4_addresses.view());
+    write_address_list(writer, vm.guest.ipv6_addresses.view());
+    writer.end_array();
+    writer.field("status", vm.status.view());
     writer.end_object();
 }
 

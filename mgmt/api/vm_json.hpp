@@ -21,7 +21,10 @@ namespace halcyon::mgmt {
 [[nodiscard]] bool valid_memory_bytes(uint64_t bytes);
 
 // {"name":..., "state":"Running", "memory_bytes":..., "vcpus":..., "kernel":..., "initrd":...,
-//  "command_line":..., "disks":[{"path":..., "read_only":...}], "uptime_ms":...}
+//  "command_line":..., "disks":[{"path":..., "read_only":...}], "vmbus":..., "uptime_ms":...,
+//  "heartbeat":"OkApplicationsUnknown" or null, "computer_name":..., "ip_addresses":[...],
+//  "status":...}; the last four are read-only (the integration services' view of the guest and
+//  why it last stopped).
 void write_vm_json(JsonWriter& writer, const VmInfo& vm);
 
 // Which member of a request body was wrong, for the error message.
@@ -29,7 +32,8 @@ struct FieldError {
     std::string_view field; // empty when the body as a whole is wrong
 };
 
-// POST /v1/vms: {"name", "memory_bytes", "vcpus", "kernel", "initrd", "command_line", "disks"};
+// POST /v1/vms: {"name", "memory_bytes", "vcpus", "kernel", "initrd", "command_line", "disks",
+// "vmbus"};
 // name and kernel are required. Unknown members are refused.
 [[nodiscard]] ErrorOr<void> parse_vm_spec(JsonValue body, VmSpec& out, FieldError& error);
 // PATCH /v1/vms/{name}: any of the members above except name (which may only repeat the name).

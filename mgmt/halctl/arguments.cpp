@@ -74,7 +74,7 @@ const std::vector<ParameterSpec>& global_parameters() {
 }
 
 const std::vector<VerbSpec>& verb_specs() {
-    static const std::vector<VerbSpec> specs = {
+    static const std::vector<VerbSpec> specs = with_vhd_verbs({
         {Verb::get_vmhost, "Get-VMHost", nullptr, "", "show the host: processors, memory, API", {}},
         {Verb::get_vm, "Get-VM", "Name", "", "list VMs, or show one", {kName}},
         {Verb::new_vm, "New-VM", "Name", "Name,Kernel", "create a VM", vm_settings(false)},
@@ -125,7 +125,7 @@ const std::vector<VerbSpec>& verb_specs() {
          "",
          "show help for a command",
          {{"Command", true, false, ""}}},
-    };
+    });
     return specs;
 }
 

@@ -27,6 +27,14 @@ enum class Verb {
     connect_vm,
     get_vmlog,
     copy_vmfile,
+    // The storage and integration-service verbs (vhd_verbs.cpp).
+    new_vhd,
+    get_vhd,
+    resize_vhd,
+    get_vmharddiskdrive,
+    add_vmharddiskdrive,
+    remove_vmharddiskdrive,
+    get_vmintegrationservice,
     completion,
     help,
 };
@@ -49,6 +57,9 @@ struct VerbSpec {
 
 // Every verb, in the order help lists them.
 [[nodiscard]] const std::vector<VerbSpec>& verb_specs();
+// `specs` with the storage and integration-service verbs inserted before "completion"
+// (vhd_verbs.cpp).
+[[nodiscard]] std::vector<VerbSpec> with_vhd_verbs(std::vector<VerbSpec> specs);
 // Options every verb accepts (--host, --key, -Json, ...).
 [[nodiscard]] const std::vector<ParameterSpec>& global_parameters();
 [[nodiscard]] const VerbSpec* find_verb(std::string_view name); // case-insensitive

@@ -37,15 +37,11 @@ int report_failure(const Invocation& invocation, const HttpResult& result, std::
     return exit_code_for_status(result.status);
 }
 
-struct Call {
-    std::optional<HttpResult> result;
-    int exit_code = kExitOk;
-};
+} // namespace
 
-// One request; on failure reports it and sets the exit code.
 Call call(const Invocation& invocation, HttpClient& client, const std::string& method,
           const std::string& target, const std::string& body, std::ostream& out, std::ostream& err,
-          const std::string& content_type = "application/json") {
+          const std::string& content_type) {
     Call call;
     std::string error;
     call.result = client.request(method, target, body, content_type, error);
@@ -58,6 +54,8 @@ Call call(const Invocation& invocation, HttpClient& client, const std::string& m
     }
     return call;
 }
+
+namespace {
 
 // Prints a VM answer: JSON as is, or the table row (New-VM, -Passthru) / details (Get-VM NAME).
 int print_vm(const Invocation& invocation, const HttpResult& result, bool details,
@@ -338,6 +336,14 @@ int run_command(const Invocation& invocation, HttpClient& client, std::ostream& 
         return show_log(invocation, client, out, err);
     case Verb::copy_vmfile:
         return upload(invocation, client, out, err);
+    case Verb::new_vhd:
+    case Verb::get_vhd:
+    case Verb::resize_vhd:
+    case Verb::get_vmharddiskdrive:
+    case Verb::add_vmharddiskdrive:
+    case Verb::remove_vmharddiskdrive:
+    case Verb::get_vmintegrationservice:
+        return run_vhd_command(invocation, client, out, err);
     case Verb::completion:
     case Verb::help:
         break; // handled without a server (main.cpp)

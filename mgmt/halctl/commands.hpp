@@ -6,6 +6,7 @@
 #include "mgmt/halctl/http_client.hpp"
 
 #include <iosfwd>
+#include <optional>
 #include <string>
 
 namespace halcyon::halctl {
@@ -24,6 +25,20 @@ enum ExitCode : int {
 
 // The exit code for an HTTP status that is not 2xx.
 [[nodiscard]] int exit_code_for_status(int status);
+
+// One request. `result` holds a 2xx answer; otherwise the failure was printed (the error body
+// too with -Json) and `exit_code` says why.
+struct Call {
+    std::optional<HttpResult> result;
+    int exit_code = kExitOk;
+};
+[[nodiscard]] Call call(const Invocation& invocation, HttpClient& client, const std::string& method,
+                        const std::string& target, const std::string& body, std::ostream& out,
+                        std::ostream& err, const std::string& content_type = "application/json");
+
+// The storage and integration-service verbs (vhd_verbs.cpp).
+[[nodiscard]] int run_vhd_command(const Invocation& invocation, HttpClient& client,
+                                  std::ostream& out, std::ostream& err);
 
 // Builds the JSON body of New-VM / Set-VM from the parameters; `error` is set for bad values.
 [[nodiscard]] std::string vm_settings_body(const Invocation& invocation, bool include_name,

@@ -119,6 +119,12 @@ std::string format_vm_details(mgmt::JsonValue vm) {
                 disks += " (read-only)";
         }
     }
+    // The integration services' view of the guest (docs/management-api.md): KVP addresses.
+    std::string addresses;
+    if (std::optional<mgmt::JsonValue> list = vm.member("ip_addresses")) {
+        for (uint32_t i = 0; i < list->size(); ++i)
+            addresses += (addresses.empty() ? "" : ", ") + JsonBody::string(list->element(i));
+    }
     uint64_t memory = JsonBody::number(vm.member("memory_bytes"));
     return format_list({
         {"Name", JsonBody::string(vm.member("name"))},
@@ -130,7 +136,12 @@ std::string format_vm_details(mgmt::JsonValue vm) {
         {"Initrd", JsonBody::string(vm.member("initrd"))},
         {"CommandLine", JsonBody::string(vm.member("command_line"))},
         {"Disks", disks},
+        {"VMBus", JsonBody::boolean(vm.member("vmbus")) ? "True" : "False"},
         {"Uptime", format_uptime(JsonBody::number(vm.member("uptime_ms")))},
+        {"Heartbeat", JsonBody::string(vm.member("heartbeat"))},
+        {"ComputerName", JsonBody::string(vm.member("computer_name"))},
+        {"IPAddresses", addresses},
+        {"Status", JsonBody::string(vm.member("status"))},
     });
 }
 

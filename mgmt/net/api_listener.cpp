@@ -17,21 +17,39 @@ constexpr uint8_t kPollInterval = 2; // lwIP coarse timer ticks (500 ms each)
 
 ErrorOr<void> ApiListener::start(uint16_t port, Server& server) {
     server_ = &server;
-    altcp_pcb* pcb = altcp_tcp_new_ip_type(IPADDR_TYPE_ANY);
+    // The listener is a plain TCP PCB (see on_listener_accept); each connection it accepts is
+    // an altcp_pcb, so a TLS layer can still wrap the connections.
+    tcp_pcb* pcb = tcp_new_ip_type(IPADDR_TYPE_ANY);
     if (pcb == nullptr)
         return Error(ErrorCode::out_of_memory, "no lwIP PCB for the API listener");
-    if (altcp_bind(pcb, IP_ANY_TYPE, port) != ERR_OK) {
-        altcp_close(pcb);
+    if (tcp_bind(pcb, IP_ANY_TYPE, port) != ERR_OK) {
+        tcp_close(pcb);
         return Error(ErrorCode::busy, "cannot bind the management API port");
     }
-    listener_ = altcp_listen(pcb);
+    listener_ = tcp_listen(pcb);
     if (listener_ == nullptr) {
-        altcp_close(pcb);
+        tcp_close(pcb);
         return Error(ErrorCode::out_of_memory, "cannot listen on the management API port");
     }
-    altcp_arg(listener_, this);
-    altcp_accept(listener_, on_accept);
+    tcp_arg(listener_, this);
+    tcp_accept(listener_, on_listener_accept);
     return {};
+}
+
+// lwIP 2.1.3 calls a listener's accept callback with a null PCB and ERR_MEM when it has no PCB
+// for a new connection (every one in use: a connection flood); its altcp TCP layer then
+// dereferences that null PCB and the core crashes. So the listener takes the callback itself:
+// that case is dropped (the client's TCP retransmits its SYN), every other new connection is
+// wrapped in an altcp_pcb (as altcp_tcp_accept would) and handed to on_accept.
+int8_t ApiListener::on_listener_accept(void* arg, tcp_pcb* pcb, int8_t err) {
+    if (pcb == nullptr || err != ERR_OK)
+        return ERR_MEM;
+    altcp_pcb* connection = altcp_tcp_wrap(pcb);
+    if (connection == nullptr) {
+        tcp_abort(pcb);
+        return ERR_ABRT;
+    }
+    return on_accept(arg, connection, ERR_OK);
 }
 
 int8_t ApiListener::on_accept(void* arg, altcp_pcb* pcb, int8_t err) {

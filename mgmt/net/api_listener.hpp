@@ -14,6 +14,7 @@
 
 struct altcp_pcb;
 struct pbuf;
+struct tcp_pcb;
 
 namespace halcyon::mgmt::net {
 
@@ -36,6 +37,7 @@ private:
         bool used = false;
     };
 
+    static int8_t on_listener_accept(void* arg, tcp_pcb* pcb, int8_t err);
     static int8_t on_accept(void* arg, altcp_pcb* pcb, int8_t err);
     static int8_t on_receive(void* arg, altcp_pcb* pcb, pbuf* p, int8_t err);
     static int8_t on_sent(void* arg, altcp_pcb* pcb, uint16_t length);
@@ -50,7 +52,7 @@ private:
     void release(Connection& connection);
 
     Server* server_ = nullptr;
-    altcp_pcb* listener_ = nullptr;
+    tcp_pcb* listener_ = nullptr;
     ServerTime now_;
     Connection connections_[kMaxApiConnections];
 };

@@ -1,6 +1,8 @@
 #include "mgmt/net/host_only_vm_host.hpp"
 
 #include "mgmt/net/core_platform.hpp"
+#include "mm/frame_allocator.hpp"
+#include "mm/physical_window.hpp"
 
 namespace halcyon::mgmt::net {
 namespace {
@@ -12,17 +14,32 @@ Error not_wired() {
 
 } // namespace
 
-ErrorOr<HostInfo> HostOnlyVmHost::host_info() {
+HostInfo describe_host(const HostFacts& facts, uint64_t free_bytes, uint64_t boot_tsc) {
     HostInfo info;
     (void)info.name.assign("halcyon");
     (void)info.version.assign("0.2");
-    info.logical_processors = facts_.logical_processors;
-    info.memory_bytes = facts_.memory_bytes;
-    info.memory_free_bytes = free_memory_.free_bytes();
-    const uint64_t tsc_per_ms = facts_.tsc_hz / 1000;
-    info.uptime_ms = tsc_per_ms == 0 ? 0 : (read_tsc() - boot_tsc_) / tsc_per_ms;
-    (void)info.virtualization.assign(facts_.virtualization);
+    info.logical_processors = facts.logical_processors;
+    info.memory_bytes = facts.memory_bytes;
+    info.memory_free_bytes = free_bytes;
+    const uint64_t tsc_per_ms = facts.tsc_hz / 1000;
+    info.uptime_ms = tsc_per_ms == 0 ? 0 : (read_tsc() - boot_tsc) / tsc_per_ms;
+    (void)info.virtualization.assign(facts.virtualization);
     return info;
+}
+
+uint64_t usable_memory_bytes(const handoff::Handoff& handoff) {
+    const auto* regions =
+        mm::PhysicalWindow::direct_map().to_virtual<handoff::MemoryRegion>(handoff.memory_map);
+    uint64_t bytes = 0;
+    for (uint32_t i = 0; i < handoff.memory_region_count; ++i) {
+        if (regions[i].type == handoff::MemoryType::usable)
+            bytes += regions[i].page_count * mm::kPageSize;
+    }
+    return bytes;
+}
+
+ErrorOr<HostInfo> HostOnlyVmHost::host_info() {
+    return describe_host(facts_, free_memory_.free_bytes(), boot_tsc_);
 }
 
 ErrorOr<VmInfo> HostOnlyVmHost::vm_at(uint32_t) {

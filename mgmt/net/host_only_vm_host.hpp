@@ -1,9 +1,12 @@
-// The VmHost the management network serves while the VM worker is not wired to it: real host
-// facts for GET /v1/host; no VMs are visible (the list is empty, names are not found) and every
-// VM operation, the host log, and file uploads fail with not_supported (HTTP 501) saying so.
-// Honest by design: nothing here pretends a VM was created or started.
+// The VmHost the management network serves when this host cannot run VMs (no SVM with nested
+// paging, no VT-x with EPT: the VM worker is not started): real host facts for GET /v1/host; no
+// VMs are visible (the list is empty, names are not found) and every VM operation, the host
+// log, and file uploads fail with not_supported (HTTP 501) saying so. Honest by design: nothing
+// here pretends a VM was created or started. Hosts that run VMs serve the VM manager's VmHost
+// (vmm/worker/vm_manager_host.hpp) instead.
 #pragma once
 
+#include "boot/handoff/handoff.hpp"
 #include "mgmt/api/vm_host.hpp"
 
 #include <stdint.h>
@@ -25,6 +28,14 @@ public:
 protected:
     ~FreeMemorySource() = default;
 };
+
+// GET /v1/host's answer from the facts, the free memory now and the TSC at boot (shared with the
+// VmHost over the VM worker, vmm/worker/vm_manager_host.hpp).
+[[nodiscard]] HostInfo describe_host(const HostFacts& facts, uint64_t free_bytes,
+                                     uint64_t boot_tsc);
+
+// Usable RAM in the loader's memory map (HostFacts::memory_bytes).
+[[nodiscard]] uint64_t usable_memory_bytes(const handoff::Handoff& handoff);
 
 class HostOnlyVmHost final : public VmHost {
 public:

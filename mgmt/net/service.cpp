@@ -127,8 +127,17 @@ ErrorOr<void> start_nic(State& state, const pci::Function& function) {
     return Error(ErrorCode::not_supported, "no driver for the chosen management NIC");
 }
 
-ErrorOr<HostKey> host_key() {
-    // halcyon.cfg has no key setting yet: generate one per boot and show it once.
+ErrorOr<HostKey> host_key(const config::ManagementNetwork& management) {
+    if (management.host_key[0] != '\0') {
+        // The administrator's key from halcyon.cfg: never printed, only its identifier.
+        const HostKey key = TRY(HostKey::from_hex(management.host_key));
+        char id[16];
+        const std::string_view text = key.key_id(id);
+        log::info("management key: from halcyon.cfg, id %.*s", static_cast<int>(text.size()),
+                  text.data());
+        return key;
+    }
+    // No key in halcyon.cfg: generate one for this boot and show it once.
     uint8_t entropy[64];
     if (!gather_entropy(entropy))
         log::warn("management key: no RDSEED/RDRAND, key from TSC jitter only (weak)");
@@ -137,17 +146,6 @@ ErrorOr<HostKey> host_key() {
     const std::string_view text = key.to_hex(hex);
     log::plain_line("HALCYON MGMT KEY %.*s", static_cast<int>(text.size()), text.data());
     return key;
-}
-
-uint64_t usable_memory(const handoff::Handoff& handoff) {
-    const auto* regions =
-        mm::PhysicalWindow::direct_map().to_virtual<handoff::MemoryRegion>(handoff.memory_map);
-    uint64_t bytes = 0;
-    for (uint32_t i = 0; i < handoff.memory_region_count; ++i) {
-        if (regions[i].type == handoff::MemoryType::usable)
-            bytes += regions[i].page_count * mm::kPageSize;
-    }
-    return bytes;
 }
 
 } // namespace
@@ -184,15 +182,17 @@ ErrorOr<Service*> start(const config::BootConfig& config, const handoff::Handoff
     const size_t server_bytes = Server::memory_needed(server_config);
     const drivers::DmaRegion server_memory = TRY(state->device_memory->allocate_dma(server_bytes));
     static Arena arena(std::span<uint8_t>(server_memory.virt, server_memory.size));
-    const HostKey key = TRY(host_key());
+    const HostKey key = TRY(host_key(config.management));
     HostFacts facts;
     facts.logical_processors = options.logical_processors;
-    facts.memory_bytes = usable_memory(handoff);
+    facts.memory_bytes = usable_memory_bytes(handoff);
     facts.virtualization = options.virtualization;
     facts.tsc_hz = options.tsc_hz;
     state->free_memory = new (g_free_memory_storage) FrameFreeMemory(frames);
     state->host = new (g_host_storage) HostOnlyVmHost(facts, *state->free_memory, 0);
-    state->server = TRY(Server::create(arena, server_config, key, *state->host));
+    VmHost& vm_host = options.vm_host != nullptr ? *options.vm_host : *state->host;
+    state->server = TRY(Server::create(arena, server_config, key, vm_host));
+    state->server->set_vhd_host(options.vhd_host);
     state->unix_at_start = read_rtc_unix_seconds();
     log::info("management API: %zu KiB for %u connections, clock %lld (unix)", server_bytes / 1024,
               server_config.max_connections, static_cast<long long>(state->unix_at_start));

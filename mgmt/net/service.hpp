@@ -14,6 +14,8 @@
 #include "boot/config/config.hpp"
 #include "boot/handoff/handoff.hpp"
 #include "lib/base/error_or.hpp"
+#include "mgmt/api/vhd_host.hpp"
+#include "mgmt/api/vm_host.hpp"
 #include "mm/frame_allocator.hpp"
 
 #include <stdint.h>
@@ -24,6 +26,11 @@ struct StartOptions {
     uint64_t tsc_hz = 0; // calibrated TSC frequency; required
     uint32_t logical_processors = 0;
     const char* virtualization = "none"; // "svm", "vmx" or "none", for GET /v1/host
+    // What the API serves: the VM manager's VmHost (vmm/worker/vm_manager_host.hpp) on a host
+    // that runs VMs; null for the host-only one (host facts, every VM operation 501).
+    VmHost* vm_host = nullptr;
+    // The storage and integration-service verbs (vmm/worker/vm_manager_vhd.hpp); null: 501.
+    VhdHost* vhd_host = nullptr;
 };
 
 class Service {

@@ -215,6 +215,23 @@ TEST(Config, ManagementNetwork) {
     EXPECT_STREQ(expect_ok("[management]\nnic = AF:1F.0\n").config->management.nic, "AF:1F.0");
 }
 
+TEST(Config, ManagementHostKey) {
+    EXPECT_STREQ(expect_ok("[management]\n").config->management.host_key, "");
+    const std::string key(64, 'a');
+    EXPECT_EQ(
+        std::string(expect_ok("[management]\nkey = " + key + "\n").config->management.host_key),
+        key);
+    const std::string mixed = "0123456789abcdefABCDEF" + std::string(42, '7');
+    EXPECT_EQ(std::string(expect_ok("[management]\nkey = " + mixed).config->management.host_key),
+              mixed);
+    // Wrong keys are reported by length, never echoed (the value is a secret).
+    expect_error("[management]\nkey = abc\n", 2,
+                 "key must be exactly 64 hex digits (a 256-bit key; got 3 characters)");
+    expect_error("[management]\nkey = " + std::string(63, 'a') + "g\n", 2, "got 64 characters");
+    expect_error("[management]\nkey = " + std::string(65, 'a') + "\n", 2, "got 65 characters");
+    expect_error("key = " + key + "\n", 1, "key 'key' belongs in [management]");
+}
+
 TEST(Config, VmSections) {
     expect_error("[vm]\n", 1, "needs a name");
     expect_error("[vm bad.name]\n", 1, "may only contain letters, digits");

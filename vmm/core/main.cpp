@@ -25,8 +25,12 @@
 #include "vmm/core/physical_view.hpp"
 #include "vmm/core/symbols.hpp"
 #include "vmm/virt/virt_cpu.hpp"
-#include "vmm/worker/vm_worker.hpp"
+#include "vmm/worker/datastore_mount.hpp"
+#include "vmm/worker/vm_manager.hpp"
+#include "vmm/worker/vm_manager_host.hpp"
+#include "vmm/worker/vm_manager_vhd.hpp"
 
+#include <new>
 #include <string_view>
 
 extern "C" void (*const __init_array_start[])();
@@ -200,36 +204,61 @@ extern "C" [[noreturn]] void kernel_main(uint64_t handoff_physical, uint64_t ent
     (void)drivers::block::start_core_storage(
         frames,
         drivers::block::CoreStorageOptions{x86::tsc::frequency_hz(), g_config.storage_selftest});
+    // The datastore (exFAT on one of those disks, halcyon.cfg's `datastore`): VM disks and
+    // kernels named "ds:PATH" live there (docs/datastore.md).
+    worker::mount_datastore(g_config);
+
+    // The VM manager (issues #6, #7): the VMs of halcyon.cfg and those made over the management
+    // API, with a run loop on every CPU for the life of the host (vmm/worker/vm_manager.hpp).
+    // VMs need AMD SVM with nested paging or Intel VT-x with EPT.
+    const bool can_run_vms = features.kind != virt::Kind::none && features.npt_or_ept;
+    if (g_config.vm_count > 0 && !can_run_vms)
+        log::error("cannot run VMs: they need AMD SVM with nested paging or Intel VT-x with "
+                   "EPT (have %s, npt=%d)",
+                   virt::kind_name(features.kind), features.npt_or_ept ? 1 : 0);
+    const bool keep_running = g_config.on_ready == config::OnReady::run;
+    worker::VmManager* manager = nullptr;
+    if (can_run_vms && (keep_running || g_config.vm_count > 0)) {
+        if (auto made = worker::VmManager::create(handoff, frames, x86::tsc::frequency_hz());
+            made.is_error())
+            log::error("VM manager: %s", made.error().message());
+        else
+            manager = made.value();
+    }
 
     // The management network (issue #6), in the core until the management partition exists.
-    // It is polled from this CPU: by the VM worker's run loop (vmm/worker/cpu_runner.cpp)
-    // between vCPU turns, and by the idle loop below. Without a NIC the core goes on without it.
-    if (g_config.on_ready == config::OnReady::run) {
-        const mgmt::net::StartOptions net_options{x86::tsc::frequency_hz(), cpus,
-                                                  virt::kind_name(features.kind)};
+    // It is polled from this CPU: by the VM manager's loop between vCPU turns, or by the idle
+    // loop below on a host that cannot run VMs. Without a NIC the core goes on without it.
+    if (keep_running) {
+        mgmt::net::StartOptions net_options{x86::tsc::frequency_hz(), cpus,
+                                            virt::kind_name(features.kind)};
+        if (manager != nullptr) {
+            const mgmt::net::HostFacts facts{cpus, mgmt::net::usable_memory_bytes(handoff),
+                                             virt::kind_name(features.kind),
+                                             x86::tsc::frequency_hz()};
+            net_options.vm_host = new (std::nothrow)
+                worker::VmManagerHost(*manager, facts, frames, x86::tsc::entry_tsc());
+            net_options.vhd_host = worker::make_vhd_host(*manager);
+        }
         if (auto net = mgmt::net::start(g_config, handoff, frames, net_options); net.is_error())
             log::warn("management network not started: %s", net.error().message());
     }
 
-    // The VMs of halcyon.cfg, if any, run to completion on this CPU (the VM worker's
-    // cooperative scheduler); a configuration without VMs goes on exactly as before.
-    if (g_config.vm_count > 0) {
-        if (features.kind == virt::Kind::none || !features.npt_or_ept)
-            log::error("cannot run VMs: they need AMD SVM with nested paging or Intel VT-x with "
-                       "EPT (have %s, npt=%d)",
-                       virt::kind_name(features.kind), features.npt_or_ept ? 1 : 0);
-        else
-            (void)worker::run_vms(g_config, handoff, frames);
+    // The configured VMs start; with on_ready = poweroff the loop returns when all have stopped,
+    // otherwise it serves VMs (and the network) from now on.
+    if (manager != nullptr) {
+        manager->start_configured(g_config);
+        manager->run(/*until_all_off=*/!keep_running);
     }
 
     if (g_config.on_ready == config::OnReady::poweroff) {
         log::info("on_ready = poweroff: powering off");
         x86::power::acpi_power_off(g_machine);
     }
-    // on_ready = run. Nothing takes interrupts yet (no timer, no devices are wired), so the BSP
-    // idles with them disabled; hlt still wakes for NMIs and SMIs, hence the loop. With the
-    // management network up it polls the NIC on a timer instead (its interrupts are not routed
-    // yet).
+    // on_ready = run on a host that cannot run VMs (with VMs the manager's loop never returns).
+    // Nothing takes interrupts yet (no timer, no devices are wired), so the BSP idles with them
+    // disabled; hlt still wakes for NMIs and SMIs, hence the loop. With the management network
+    // up it polls the NIC on a timer instead (its interrupts are not routed yet).
     log::info("idle");
     if (mgmt::net::Service* net = mgmt::net::active()) {
         for (;;) {

@@ -2,12 +2,13 @@
 // the VM starts: a Linux bzImage (found by its "HdrS" setup-header magic) boots through the
 // Linux boot protocol with ACPI tables (vmm/worker/linux), anything else is a flat test guest
 // (flat_guest.hpp).
-#include "vmm/core/boot_info.hpp"
 #include "vmm/core/log.hpp"
+#include "vmm/root/dispatch/root_partition.hpp"
 #include "vmm/worker/flat_guest.hpp"
 #include "vmm/worker/linux/loader.hpp"
 #include "vmm/worker/partition_writer.hpp"
 #include "vmm/worker/vm.hpp"
+#include "vmm/worker/vm_files.hpp"
 #include "vmm/worker/vm_platform.hpp"
 #include "vmm/worker/vm_vmbus.hpp"
 
@@ -24,16 +25,18 @@ bool is_bzimage(std::span<const uint8_t> image) {
 } // namespace
 
 ErrorOr<void> Vm::build() {
-    const auto image = boot_info::module_bytes(handoff, config.kernel);
-    if (!image)
-        return Error(ErrorCode::not_found, "the loader brought no module with the kernel's name");
+    // A boot module, or a "ds:" file read from the datastore (vm_files.hpp).
+    const std::span<const uint8_t> image = TRY(file_bytes(config.kernel));
     partition = TRY(vmm::Partition::create(config.name, address_space_id, frames));
     partition->set_observer(this);
     TRY(partition->add_memory(0, config.memory_bytes));
     // Flat test guests start all their vCPUs at once; Linux starts its APs with INIT/SIPI.
-    const bool all_running = !is_bzimage(*image);
+    const bool all_running = !is_bzimage(image);
     for (uint32_t i = 0; i < config.vcpus; ++i)
         (void)TRY(partition->create_vcpu(all_running));
+    // `privileged = yes`: the root partition (docs/management-partition.md).
+    if (config.privileged)
+        TRY(vmm::root::make_root(*partition, frames));
     platform = TRY(VmPlatform::create(*this));
     if (config.vmbus)
         vmbus = TRY(VmVmbus::create(*this));
@@ -41,8 +44,9 @@ ErrorOr<void> Vm::build() {
 }
 
 ErrorOr<void> Vm::rebuild() {
-    const auto image = boot_info::module_bytes(handoff, config.kernel);
-    partition->reset(image && !is_bzimage(*image));
+    const auto image = file_bytes(config.kernel);
+    vmm::root::reset_root(*partition); // a root's children go, their memory back into its RAM
+    partition->reset(!image.is_error() && !is_bzimage(image.value()));
     platform->reset();
     if (vmbus != nullptr)
         vmbus->reset();
@@ -50,20 +54,13 @@ ErrorOr<void> Vm::rebuild() {
 }
 
 ErrorOr<void> Vm::load() {
-    const auto image = boot_info::module_bytes(handoff, config.kernel);
-    if (!image)
-        return Error(ErrorCode::not_found, "the loader brought no module with the kernel's name");
-    if (is_bzimage(*image)) {
+    const std::span<const uint8_t> image = TRY(file_bytes(config.kernel));
+    if (is_bzimage(image)) {
         std::span<const uint8_t> initrd;
-        if (config.initrd[0] != '\0') {
-            const auto initrd_module = boot_info::module_bytes(handoff, config.initrd);
-            if (!initrd_module)
-                return Error(ErrorCode::not_found,
-                             "the loader brought no module with the initrd's name");
-            initrd = *initrd_module;
-        }
+        if (config.initrd[0] != '\0')
+            initrd = TRY(file_bytes(config.initrd));
         PartitionWriter writer(*partition);
-        const linux_boot::LinuxImage linux_image{*image, initrd, config.command_line};
+        const linux_boot::LinuxImage linux_image{image, initrd, config.command_line};
         const linux_boot::GuestPlatform guest{config.memory_bytes, config.vcpus, config.vmbus};
         const linux_boot::LinuxEntry entry =
             TRY(linux_boot::load_linux(writer, linux_image, guest));
@@ -77,7 +74,7 @@ ErrorOr<void> Vm::load() {
                 static_cast<unsigned long long>(entry.layout.initrd_size >> 10),
                 static_cast<unsigned long long>(entry.layout.initrd_address));
     } else {
-        TRY(load_flat_guest(*partition, *image));
+        TRY(load_flat_guest(*partition, image));
     }
     for (uint32_t i = 0; i < partition->vcpu_count(); ++i) {
         vcpu_running[i] = true;

@@ -45,6 +45,8 @@ public:
     [[nodiscard]] bool reset_requested() const { return acpi_.reset_requested(); }
     void press_power_button() { acpi_.press_power_button(); }
     void flush_console() { uart_.flush(); }
+    // Console input (Connect-VM) for COM1's receiver; false when its queue is full.
+    [[nodiscard]] bool console_input(uint8_t byte) { return uart_.receive(byte); }
 
     void deliver(const InterruptMessage& message) override;
 

@@ -12,6 +12,7 @@
 #include "vmm/vmbus/storvsp/controller.hpp"
 #include "vmm/vmbus/storvsp/vhdx_block_device.hpp"
 #include "vmm/vmbus/vmbus_host.hpp"
+#include "vmm/worker/locked_scsi_controller.hpp"
 #include "vmm/worker/vm.hpp"
 #include "vmm/worker/vm_disks.hpp"
 
@@ -96,6 +97,33 @@ private:
     vmm::Partition& partition_;
 };
 
+// The VMBus host's log lines with the VM's name in front: with several VMs on one Halcyon, a
+// refusal has to say whose guest it refused.
+class VmVmbus::HostLog final : public vmm::vmbus::LogSink {
+public:
+    explicit HostLog(const char* vm_name) : vm_name_(vm_name) {}
+
+    void line(vmm::vmbus::LogLevel level, const char* text) override {
+        switch (level) {
+        case vmm::vmbus::LogLevel::error:
+            log::error("vm %s: %s", vm_name_, text);
+            return;
+        case vmm::vmbus::LogLevel::warn:
+            log::warn("vm %s: %s", vm_name_, text);
+            return;
+        case vmm::vmbus::LogLevel::info:
+            log::info("vm %s: %s", vm_name_, text);
+            return;
+        case vmm::vmbus::LogLevel::debug:
+            log::debug("vm %s: %s", vm_name_, text);
+            return;
+        }
+    }
+
+private:
+    const char* vm_name_;
+};
+
 // The integration services of the VM, offered on its bus like Hyper-V's.
 struct VmVmbus::Services {
     Services(vmm::vmbus::VmbusHost& host, const vmm::hyperv::ReferenceClock& clock,
@@ -151,10 +179,12 @@ ErrorOr<void> VmVmbus::build() {
     memory_ = new (std::nothrow) RamAccess(partition);
     if (memory_ == nullptr)
         return Error(ErrorCode::out_of_memory, "no memory for the VMBus host");
+    host_log_ = new (std::nothrow) HostLog(vm_.config.name);
+    if (host_log_ == nullptr)
+        return Error(ErrorCode::out_of_memory, "no memory for the VMBus host");
     vmm::vmbus::VmbusHostConfig host_config;
     host_config.vcpu_count = vm_.config.vcpus;
-    host_ = new (std::nothrow)
-        vmm::vmbus::VmbusHost(*memory_, partition, vmm::vmbus::default_log_sink(), host_config);
+    host_ = new (std::nothrow) vmm::vmbus::VmbusHost(*memory_, partition, *host_log_, host_config);
     if (host_ == nullptr)
         return Error(ErrorCode::out_of_memory, "no memory for the VMBus host");
 
@@ -176,7 +206,7 @@ ErrorOr<void> VmVmbus::add_scsi_controller() {
     vmm::storvsp::ControllerConfig scsi_config;
     scsi_config.instance = controller_instance(vm_.config.name, 0);
     scsi_config.max_subchannels = static_cast<uint16_t>(vm_.config.vcpus - 1);
-    scsi_ = new (std::nothrow) vmm::storvsp::Controller(*host_, scsi_config);
+    scsi_ = new (std::nothrow) LockedScsiController(*host_, scsi_config);
     if (scsi_ == nullptr)
         return Error(ErrorCode::out_of_memory, "no memory for the SCSI controller");
     disks_ = TRY(VmDisks::open(vm_.config, vm_.handoff, vm_.frames));
@@ -186,7 +216,9 @@ ErrorOr<void> VmVmbus::add_scsi_controller() {
         if (luns_[i] == nullptr)
             return Error(ErrorCode::out_of_memory, "no memory for a disk");
         lun_count_ = i + 1;
-        TRY(scsi_->attach(static_cast<uint8_t>(i), *luns_[i]));
+        TRY(scsi_->with_controller([&](vmm::storvsp::Controller& controller) {
+            return controller.attach(static_cast<uint8_t>(i), *luns_[i]);
+        }));
     }
     return host_->add_device(*scsi_);
 }
@@ -225,12 +257,42 @@ void VmVmbus::tick(uint64_t now) {
     next_tick_ = now + tick_interval_;
     host_->poll();
     services_->tick(now);
+    deliver_scsi_notifications();
+    report_trims();
+}
+
+// What the guest's trims (UNMAP, WRITE SAME with UNMAP) did to its disks since the last tick:
+// one line per disk that was trimmed, so a trim's effect on the VHDX shows without a line per
+// command (a guest can trim in a loop).
+void VmVmbus::report_trims() {
+    for (uint32_t i = 0; i < lun_count_; ++i) {
+        if (luns_[i] == nullptr)
+            continue; // hot-removed
+        const vmm::storvsp::VhdxBlockDevice::TrimReport report = luns_[i]->take_trim_report();
+        if (report.trims == 0)
+            continue;
+        log::info("vm %s: disk %u (%s): %llu trim%s: payload blocks allocated %llu -> %llu of %llu",
+                  vm_.config.name, i, disks_->name(i),
+                  static_cast<unsigned long long>(report.trims), report.trims == 1 ? "" : "s",
+                  static_cast<unsigned long long>(report.before),
+                  static_cast<unsigned long long>(report.after),
+                  static_cast<unsigned long long>(luns_[i]->payload_blocks()));
+    }
 }
 
 VmVmbus::~VmVmbus() {
     if (host_ != nullptr && vm_.partition != nullptr) {
         for (const vmm::vmbus::PortBinding& binding : host_->ports())
             (void)vm_.partition->set_synic_port(binding.connection_id, nullptr);
+    }
+    // The VM is gone: what its disks hold now (the last trims first, if the tick missed them).
+    report_trims();
+    for (uint32_t i = 0; i < lun_count_; ++i) {
+        if (luns_[i] == nullptr)
+            continue; // hot-removed
+        log::info("vm %s: disk %u (%s): %llu of %llu payload blocks allocated", vm_.config.name, i,
+                  disks_->name(i), static_cast<unsigned long long>(luns_[i]->allocated_blocks()),
+                  static_cast<unsigned long long>(luns_[i]->payload_blocks()));
     }
     delete host_;
     delete services_;
@@ -239,10 +301,27 @@ VmVmbus::~VmVmbus() {
         delete luns_[i];
     delete disks_;
     delete memory_;
+    delete host_log_;
 }
 
 void VmVmbus::poll() {
     host_->poll();
+}
+
+vmm::vmbus::ic::ShutdownIc& VmVmbus::shutdown_service() {
+    return services_->shutdown;
+}
+
+const vmm::vmbus::ic::HeartbeatIc& VmVmbus::heartbeat_service() const {
+    return services_->heartbeat;
+}
+
+const vmm::vmbus::ic::KvpIc& VmVmbus::kvp_service() const {
+    return services_->kvp;
+}
+
+const vmm::vmbus::ic::TimesyncIc& VmVmbus::timesync_service() const {
+    return services_->timesync;
 }
 
 void VmVmbus::reset() {

@@ -1,25 +1,24 @@
-// The VM worker: builds the VMs of halcyon.cfg's [vm NAME] sections and runs them, with their
+// The VM worker: builds VMs (halcyon.cfg's [vm NAME] sections, New-VM) and runs them, with their
 // device models, through the partition-control interface only (vmm/partition/partition.hpp).
 // It runs inside the core for now; a later issue moves it into the management partition, which
 // is why it must never reach around that interface.
 //
-// Scheduling in this slice is cooperative on the calling CPU: the vCPUs of all VMs take turns,
-// one intercept per turn (every port access, PAUSE or HLT ends a turn). There is no preemption
-// yet, so a guest that spins without any exit keeps the CPU (issue #3's scheduler brings the
-// timer).
+// The VM manager (vm_manager.hpp) owns the VMs and their lifecycle; every CPU runs a CpuRunner
+// (cpu_runner.hpp) for the life of the host. These are the helpers they share.
 #pragma once
-
-#include "boot/config/config.hpp"
-#include "boot/handoff/handoff.hpp"
-#include "mm/frame_allocator.hpp"
 
 #include <stdint.h>
 
 namespace halcyon::worker {
 
-// Starts every VM in `config`, runs them until all have stopped and frees them. Returns how many
-// VMs were started (VMs that could not be built are reported and not counted).
-uint32_t run_vms(const config::BootConfig& config, const handoff::Handoff& handoff,
-                 mm::FrameAllocator& frames);
+class Vm;
+
+// One line per VM when it is freed: how often the worker was asked for something, the console
+// bytes, and the exits by reason.
+void log_vm_statistics(const Vm& vm);
+
+// The CPUs that can run vCPUs: the calling CPU (the BSP) first, then every AP serving its
+// mailbox. Fills `indices` (x86::kMaxCpus entries) and returns the count.
+[[nodiscard]] uint32_t usable_cpus(uint32_t* indices);
 
 } // namespace halcyon::worker

@@ -52,12 +52,13 @@ void print_summary(const char* path, const BootConfig& config) {
     for (uint32_t i = 0; i < config.vm_count; ++i) {
         const VmConfig& vm = config.vms[i];
         std::printf("  vm %s: kernel %s%s%s, %llu MiB, %u vCPU%s (weight %u, reserve %u%%, "
-                    "limit %u%%), %u disk%s%s\n",
+                    "limit %u%%), %u disk%s%s%s\n",
                     vm.name, vm.kernel, vm.initrd[0] ? ", initrd " : "", vm.initrd,
                     static_cast<unsigned long long>(vm.memory_bytes >> 20), vm.vcpus,
                     vm.vcpus == 1 ? "" : "s", vm.cpu_weight, vm.cpu_reserve_percent,
                     vm.cpu_limit_percent, vm.disk_count, vm.disk_count == 1 ? "" : "s",
-                    vm.test_devices ? ", test devices" : "");
+                    vm.test_devices ? ", test devices" : "",
+                    vm.privileged ? ", privileged (root partition)" : "");
     }
 }
 

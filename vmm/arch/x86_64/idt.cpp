@@ -1,5 +1,6 @@
 #include "vmm/arch/x86_64/gdt.hpp"
 #include "vmm/arch/x86_64/interrupts.hpp"
+#include "vmm/arch/x86_64/lapic.hpp"
 
 extern "C" const uint64_t interrupt_stub_table[256];
 
@@ -89,8 +90,15 @@ extern "C" void interrupt_dispatch(halcyon::x86::InterruptFrame* frame) {
         return;
     }
     InterruptHandler handler = __atomic_load_n(&g_handlers[frame->vector], __ATOMIC_ACQUIRE);
-    if (handler != nullptr)
+    if (handler != nullptr) {
         handler(*frame);
-    else
-        __atomic_fetch_add(&g_spurious_count, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    __atomic_fetch_add(&g_spurious_count, 1, __ATOMIC_RELAXED);
+    // An interrupt nobody claimed is still in service in the local APIC: without an EOI it
+    // would block every interrupt of its priority class and below on this CPU for good (kicks
+    // and timer ticks included). The APIC's own spurious vector is never in service. Handlers
+    // do not nest (interrupt gates), so the EOI retires exactly this vector.
+    if (frame->vector != lapic::kSpuriousVector && lapic::mode() != lapic::Mode::uninitialized)
+        lapic::end_of_interrupt();
 }

@@ -1,6 +1,7 @@
 // The interrupt descriptor table and the register frame every interrupt stub saves. Vectors 0-31
 // are CPU exceptions and end in a crash report (exceptions.cpp); vectors 32-255 go to a handler
-// registered with register_interrupt_handler(), or are counted as spurious and ignored.
+// registered with register_interrupt_handler(), or are counted as spurious, acknowledged
+// (EOI) and ignored.
 #pragma once
 
 #include <stdint.h>

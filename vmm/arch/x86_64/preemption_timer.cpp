@@ -59,6 +59,14 @@ void on_kick(InterruptFrame&) {
     lapic::end_of_interrupt(); // the interrupt (and the exit it caused) was the whole point
 }
 
+// The handlers are global (one IDT for every CPU). They must be in place before the first kick
+// or tick reaches any CPU, including one that never armed its own timer: kick() installs them
+// on the sender's side before the IPI leaves.
+void install_handlers() {
+    register_interrupt_handler(kVector, on_tick);
+    register_interrupt_handler(kKickVector, on_kick);
+}
+
 // The timer's rate is the bus or core crystal clock, which nothing reports reliably: count it
 // against the (already calibrated) TSC for a millisecond.
 ErrorOr<uint64_t> calibrate() {
@@ -84,8 +92,7 @@ ErrorOr<void> start(uint32_t period_microseconds) {
     if (rate == 0)
         rate = TRY(calibrate());
     mask_legacy_pic();
-    register_interrupt_handler(kVector, on_tick);
-    register_interrupt_handler(kKickVector, on_kick);
+    install_handlers();
     uint64_t count = rate * period_microseconds / 1000;
     if (count == 0)
         count = 1;
@@ -104,8 +111,7 @@ ErrorOr<void> arm(uint64_t deadline) {
     if (rate == 0) {
         rate = TRY(calibrate());
         mask_legacy_pic();
-        register_interrupt_handler(kVector, on_tick);
-        register_interrupt_handler(kKickVector, on_kick);
+        install_handlers();
     }
     const uint64_t tsc_per_millisecond = tsc::frequency_hz() / 1000;
     const uint64_t now = rdtsc();
@@ -130,6 +136,7 @@ ErrorOr<void> kick(uint32_t cpu_index) {
     const PerCpu* cpu = cpu_by_index(cpu_index);
     if (cpu == nullptr)
         return Error(ErrorCode::not_found, "no such CPU");
+    install_handlers();
     return lapic::send_fixed(cpu->apic_id, kKickVector);
 }
 

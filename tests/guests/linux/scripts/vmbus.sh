@@ -9,7 +9,9 @@
 #      controller: vmbus writes the files and runs the random I/O workload (storage.sh),
 #      vmbus-verify reads back and verifies what an earlier vmbus boot wrote, vmbus-cycle does
 #      the one or the other: it writes and reboots when the disk has no file system yet, and
-#      verifies (then powers off) when it has one - two boots of one VM, one disk
+#      verifies (then powers off) when it has one - two boots of one VM, one disk; vmbus-persist
+#      does the same but powers off after writing (for a disk that outlives the host's power-off:
+#      a VHDX on the datastore, checked on the host between two boots)
 # The last line is "vmbus test PASS" or "vmbus test FAIL (N problems)".
 . /tests/common.sh
 . /tests/storage.sh
@@ -92,6 +94,14 @@ elif [ "$mode" = vmbus-cycle ] && mount -t ext4 -o ro "$disk" /mnt 2>/dev/null; 
     umount /mnt
     say "vmbus-cycle: the disk has a file system: verifying what the last boot wrote"
     storage_verify_check "$disk"
+elif [ "$mode" = vmbus-persist ] && mount -t ext4 -o ro "$disk" /mnt 2>/dev/null; then
+    # vmbus-persist, a later boot of the host: the disk (on the datastore) kept what was written.
+    umount /mnt
+    say "vmbus-persist: the disk has a file system: verifying what an earlier boot wrote"
+    storage_verify_check "$disk"
+elif [ "$mode" = vmbus-persist ]; then
+    say "vmbus-persist: no file system on the disk: writing, then powering off"
+    storage_write_check "$disk"
 elif [ "$mode" = vmbus-cycle ]; then
     say "vmbus-cycle: no file system on the disk: writing, then rebooting to read it back"
     storage_write_check "$disk"
