@@ -3,6 +3,7 @@
 #include "mgmt/api/hex.hpp"
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <ctime>
 #include <fcntl.h>
@@ -10,8 +11,10 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <random>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <thread>
 #include <unistd.h>
 
 namespace halcyon::halctl {
@@ -50,7 +53,8 @@ void HttpClient::disconnect() {
     buffer_.clear();
 }
 
-bool HttpClient::connect(std::string& error) {
+bool HttpClient::connect(std::string& error, bool& refused) {
+    refused = false;
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -95,6 +99,8 @@ bool HttpClient::connect(std::string& error) {
             error.clear();
             return true;
         }
+        if (errno == ECONNREFUSED)
+            refused = true;
         error += std::string(": ") + std::strerror(errno);
         ::close(fd);
     }
@@ -183,14 +189,20 @@ std::optional<HttpResult> HttpClient::read_response(bool& received_any, std::str
     }
 }
 
-std::optional<HttpResult> HttpClient::request(const std::string& method, const std::string& target,
+std::optional<HttpResult> HttpClient::attempt(const std::string& method, const std::string& target,
                                               const std::string& body,
-                                              const std::string& content_type, std::string& error,
-                                              const std::vector<std::string>& extra_headers) {
-    for (int attempt = 0; attempt < 2; ++attempt) {
+                                              const std::string& content_type,
+                                              const std::vector<std::string>& extra_headers,
+                                              Failure& failure, std::string& error) {
+    failure = Failure::other;
+    for (int reconnect = 0; reconnect < 2; ++reconnect) {
         bool reused = socket_ >= 0;
-        if (!reused && !connect(error))
+        bool refused = false;
+        if (!reused && !connect(error, refused)) {
+            if (refused)
+                failure = Failure::refused;
             return std::nullopt;
+        }
         // Signed afresh on every attempt: a nonce is never sent twice.
         char authorization[mgmt::kAuthorizationMaxLength];
         std::string_view signature = mgmt::sign_request(
@@ -211,15 +223,55 @@ std::optional<HttpResult> HttpClient::request(const std::string& method, const s
         bool received_any = false;
         if (send_all(request, error)) {
             std::optional<HttpResult> result = read_response(received_any, error);
-            if (result)
+            if (result) {
+                failure = Failure::none;
                 return result;
+            }
         }
         disconnect();
         // A kept-alive connection the server closed while idle: try once on a new one.
-        if (!reused || received_any)
+        if (!reused || received_any) {
+            if (!received_any)
+                failure = Failure::dropped;
             return std::nullopt;
+        }
     }
     return std::nullopt;
+}
+
+int retry_delay_ms(const RetryPolicy& policy, int retry, double random) {
+    int64_t delay = policy.first_delay_ms;
+    for (int i = 0; i < retry && delay < policy.max_delay_ms; ++i)
+        delay *= 2;
+    if (delay > policy.max_delay_ms)
+        delay = policy.max_delay_ms;
+    const double half = double(delay) / 2;
+    return int(half + half * random);
+}
+
+std::optional<HttpResult> HttpClient::request(const std::string& method, const std::string& target,
+                                              const std::string& body,
+                                              const std::string& content_type, std::string& error,
+                                              const std::vector<std::string>& extra_headers) {
+    std::minstd_rand jitter(uint32_t(std::random_device{}()));
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    retries_ = 0;
+    for (;;) {
+        Failure failure = Failure::other;
+        std::optional<HttpResult> result =
+            attempt(method, target, body, content_type, extra_headers, failure, error);
+        // Only answers the server gives before it looks at a request are retried (see the
+        // header); a 503 is the server's "every connection slot is taken".
+        bool retry = result ? result->status == 503
+                            : failure == Failure::refused ||
+                                  (failure == Failure::dropped && method == "GET");
+        if (!retry || retries_ + 1 >= retry_.attempts)
+            return result;
+        disconnect(); // the server closes after its 503 anyway
+        std::this_thread::sleep_for(
+            std::chrono::milliseconds(retry_delay_ms(retry_, retries_, unit(jitter))));
+        ++retries_;
+    }
 }
 
 } // namespace halcyon::halctl

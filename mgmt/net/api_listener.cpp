@@ -8,6 +8,11 @@
 #include "lwip/tcp.h"
 #include "vmm/core/log.hpp"
 
+// Every API slot needs a TCP PCB, and lwIP needs some for listening, DHCP's neighbours and
+// connections in TIME_WAIT: the pool must stay well above the slot count (lwipopts.h).
+static_assert(halcyon::mgmt::net::kMaxApiConnections + 16 <= MEMP_NUM_TCP_PCB,
+              "MEMP_NUM_TCP_PCB too small for the API's connection slots");
+
 namespace halcyon::mgmt::net {
 namespace {
 

@@ -18,7 +18,10 @@ struct tcp_pcb;
 
 namespace halcyon::mgmt::net {
 
-inline constexpr uint32_t kMaxApiConnections = 12; // lwIP has MEMP_NUM_TCP_PCB = 16
+// 64 administrators' scripts at once (issue 6's load test) get a slot each; a slot costs the
+// server ~140 KiB (a request buffer at HttpLimits plus a response buffer: Server::memory_needed)
+// and lwIP one TCP PCB (lwipopts.h keeps MEMP_NUM_TCP_PCB above this).
+inline constexpr uint32_t kMaxApiConnections = 64;
 
 class ApiListener {
 public:

@@ -15,13 +15,18 @@
 #define MEM_LIBC_MALLOC 0
 #define MEMP_MEM_MALLOC 0
 #define MEM_ALIGNMENT 8
-#define MEM_SIZE (256 * 1024)
+// Sized for the API's 64 connection slots (kMaxApiConnections, mgmt/net/api_listener.hpp) all
+// busy at once: a PCB per slot plus room for connections being refused with 503 and closing ones
+// in LAST_ACK/TIME_WAIT (lwIP recycles those when the pool runs dry); a few unacknowledged
+// segments and a received frame or two per connection. Send data is copied into MEM_SIZE's heap;
+// when it is full the listener waits for ACKs (ERR_MEM), so it bounds throughput, not safety.
+#define MEM_SIZE (512 * 1024)
 #define MEMP_NUM_PBUF 64
-#define MEMP_NUM_TCP_PCB 16
+#define MEMP_NUM_TCP_PCB 96
 #define MEMP_NUM_TCP_PCB_LISTEN 4
-#define MEMP_NUM_TCP_SEG 64
+#define MEMP_NUM_TCP_SEG 256
 #define MEMP_NUM_UDP_PCB 8
-#define PBUF_POOL_SIZE 64
+#define PBUF_POOL_SIZE 160
 #define PBUF_POOL_BUFSIZE 1536
 
 // ---- Protocols ----
