@@ -22,15 +22,14 @@ cfg-hello, whose log line is the case's final expected line. Stdlib only.
 import json
 import os
 import pathlib
-import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from vm_mgmt_e2e import CONSOLE_PROMPT, MGMT_ADDRESS, MGMT_KEY, MIB, Driver, Failure  # noqa: E402
+import mgmt_driver  # noqa: E402
+from vm_mgmt_e2e import CONSOLE_PROMPT, MIB, Driver, Failure  # noqa: E402
 
 NAME = "mgmt_load"
 DRIVER_TIMEOUT = 150  # seconds, the whole scenario
@@ -43,53 +42,18 @@ SHELL_LINE = f"[vm load] {CONSOLE_PROMPT}"
 
 
 def prepare(work):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    (work / "mgmt-net.cfg").write_text(
-        '[netdev "mgmt"]\n  type = "user"\n'
-        f'  hostfwd = "tcp:127.0.0.1:{port}-:8443"\n')
-    (work / "mgmt-port").write_text(f"{port}\n")
-    for suffix in ("result", "log"):
-        (work / f"{NAME}.{suffix}").unlink(missing_ok=True)
-    log = open(work / f"{NAME}.log", "w")
-    driver = subprocess.Popen([sys.executable, __file__, "drive", str(work)],
-                              stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                              start_new_session=True, close_fds=True)
-    print(f"{NAME}: API forwarded from 127.0.0.1:{port}; driver pid {driver.pid}")
+    mgmt_driver.start_driver(work, NAME, __file__)
     return 0
 
 
 def verify(work):
-    result_file = work / f"{NAME}.result"
-    deadline = time.monotonic() + 60
-    while not result_file.exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    print((work / f"{NAME}.log").read_text(errors="replace"), end="")
-    if not result_file.exists():
-        print(f"{NAME}: FAIL: the driver did not finish")
-        return 1
-    result = result_file.read_text().strip()
-    print(f"{NAME}: {result}")
-    return 0 if result == "PASS" else 1
+    return 0 if mgmt_driver.driver_result(work, NAME) == "PASS" else 1
 
 
 class LoadDriver(Driver):
     def __init__(self, work):
         super().__init__(work)
         self.deadline = time.monotonic() + DRIVER_TIMEOUT
-
-    def wait_for_api(self):
-        # The runner recreates serial.log when QEMU starts: wait for this boot's markers.
-        def markers():
-            try:
-                text = self.serial()
-            except OSError:
-                return None
-            key, address = MGMT_KEY.search(text), MGMT_ADDRESS.search(text)
-            return (key.group(1), address.group(0)) if key and address else None
-        self.key, address = self.wait_for("HALCYON MGMT on the serial console", markers, 90, 0.5)
-        self.say(f"{address} (forwarded from 127.0.0.1:{self.port})")
 
     def api_stats(self):
         return self.host().get("api", {})
@@ -226,30 +190,8 @@ class LoadDriver(Driver):
 
 
 def drive(work):
-    driver = LoadDriver(work)
-    try:
-        driver.run()
-        result = "PASS"
-    except (Failure, json.JSONDecodeError, KeyError, subprocess.TimeoutExpired, OSError) as error:
-        result = f"FAIL: {type(error).__name__}: {error}"
-        driver.say(result)
-        # Tell the runner now: its log prints QEMU's stderr; then stop QEMU.
-        with open(work / "qemu-stderr.log", "a") as stderr:
-            stderr.write(f"{NAME} driver: {result} (see {work / (NAME + '.log')})\n")
-        try:
-            os.kill(int((work / "qemu.pid").read_text()), signal.SIGTERM)
-        except (OSError, ValueError):
-            pass
-    (work / f"{NAME}.result").write_text(result + "\n")
-    return 0
-
-
-def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in ("prepare", "verify", "drive"):
-        sys.exit(f"usage: {sys.argv[0]} prepare|verify|drive WORK")
-    work = pathlib.Path(sys.argv[2])
-    return {"prepare": prepare, "verify": verify, "drive": drive}[sys.argv[1]](work)
+    return mgmt_driver.drive(work, NAME, LoadDriver(work), (Failure,))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(mgmt_driver.main(prepare, verify, drive))

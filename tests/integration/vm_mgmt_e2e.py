@@ -29,12 +29,12 @@ import json
 import os
 import pathlib
 import re
-import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
+
+import mgmt_driver  # the host-script plumbing (prepare/verify/drive)
 
 DRIVER_TIMEOUT = 200  # seconds, the whole scenario
 MGMT_KEY = re.compile(r"^HALCYON MGMT KEY ([0-9a-f]{64})\s*$", re.M)
@@ -53,36 +53,13 @@ def build_dir(work):
 
 
 def prepare(work):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    (work / "mgmt-net.cfg").write_text(
-        '[netdev "mgmt"]\n  type = "user"\n'
-        f'  hostfwd = "tcp:127.0.0.1:{port}-:8443"\n')
-    (work / "mgmt-port").write_text(f"{port}\n")
-    for name in ("vm_mgmt_e2e.result", "vm_mgmt_e2e.log"):
-        (work / name).unlink(missing_ok=True)
-    log = open(work / "vm_mgmt_e2e.log", "w")
-    driver = subprocess.Popen([sys.executable, __file__, "drive", str(work)], stdin=subprocess.DEVNULL,
-                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                              close_fds=True)
+    driver = mgmt_driver.start_driver(work, "vm_mgmt_e2e", __file__)
     (work / "vm_mgmt_e2e.pid").write_text(f"{driver.pid}\n")
-    print(f"vm_mgmt_e2e: API forwarded from 127.0.0.1:{port}; driver pid {driver.pid}")
     return 0
 
 
 def verify(work):
-    result_file = work / "vm_mgmt_e2e.result"
-    deadline = time.monotonic() + 60
-    while not result_file.exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    print((work / "vm_mgmt_e2e.log").read_text(errors="replace"), end="")
-    if not result_file.exists():
-        print("vm_mgmt_e2e: FAIL: the driver did not finish")
-        return 1
-    result = result_file.read_text().strip()
-    print(f"vm_mgmt_e2e: {result}")
-    return 0 if result == "PASS" else 1
+    return 0 if mgmt_driver.driver_result(work, "vm_mgmt_e2e") == "PASS" else 1
 
 
 class Driver:
@@ -180,7 +157,8 @@ class Driver:
     def serial(self):
         return (self.work / "serial.log").read_text(errors="replace")
 
-    def run(self):
+    def wait_for_api(self):
+        """Waits for this boot's HALCYON MGMT lines and takes the API key from them."""
         # The runner recreates serial.log when QEMU starts: wait for this boot's markers.
         def markers():
             try:
@@ -191,6 +169,9 @@ class Driver:
             return (key.group(1), address.group(0)) if key and address else None
         self.key, address = self.wait_for("HALCYON MGMT on the serial console", markers, 90, 0.5)
         self.say(f"{address} (forwarded from 127.0.0.1:{self.port})")
+
+    def run(self):
+        self.wait_for_api()
 
         # The VM of halcyon.cfg ran at boot and is listed, Off, with the reason it stopped.
         vms = json.loads(self.ok("Get-VM", "-Json").stdout)["vms"]
@@ -358,30 +339,8 @@ class Driver:
 
 
 def drive(work):
-    driver = Driver(work)
-    try:
-        driver.run()
-        result = "PASS"
-    except (Failure, json.JSONDecodeError, KeyError, subprocess.TimeoutExpired, OSError) as error:
-        result = f"FAIL: {type(error).__name__}: {error}"
-        driver.say(result)
-        # Tell the runner now: its log prints QEMU's stderr; then stop QEMU.
-        with open(work / "qemu-stderr.log", "a") as stderr:
-            stderr.write(f"vm_mgmt_e2e driver: {result} (see {work / 'vm_mgmt_e2e.log'})\n")
-        try:
-            os.kill(int((work / "qemu.pid").read_text()), signal.SIGTERM)
-        except (OSError, ValueError):
-            pass
-    (work / "vm_mgmt_e2e.result").write_text(result + "\n")
-    return 0
-
-
-def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in ("prepare", "verify", "drive"):
-        sys.exit(f"usage: {sys.argv[0]} prepare|verify|drive WORK")
-    work = pathlib.Path(sys.argv[2])
-    return {"prepare": prepare, "verify": verify, "drive": drive}[sys.argv[1]](work)
+    return mgmt_driver.drive(work, "vm_mgmt_e2e", Driver(work), (Failure,))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(mgmt_driver.main(prepare, verify, drive))

@@ -29,11 +29,8 @@ offline Get-VHD and Resize-VHD to 128 MiB; Remove-VM (its log line ends the case
 from vm_mgmt_e2e.py (the VM verbs' driver). Stdlib only.
 """
 import json
-import os
 import pathlib
 import re
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -41,6 +38,7 @@ import time
 HERE = pathlib.Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 sys.path.insert(0, str(HERE))
+import mgmt_driver  # noqa: E402  (prepare/verify/drive plumbing)
 import vm_mgmt_e2e  # noqa: E402  (the Driver and its halctl helpers)
 
 MIB = 1 << 20
@@ -76,20 +74,7 @@ def prepare(work):
                 f"{linux / 'initramfs.cpio.gz'}=/boot/initramfs.cpio.gz", "--size",
                 f"{IMAGE_MIB}M"])
     print(made.stdout, end="")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    (work / "mgmt-net.cfg").write_text(
-        '[netdev "mgmt"]\n  type = "user"\n'
-        f'  hostfwd = "tcp:127.0.0.1:{port}-:8443"\n')
-    (work / "mgmt-port").write_text(f"{port}\n")
-    for suffix in ("result", "log"):
-        (work / f"{NAME}.{suffix}").unlink(missing_ok=True)
-    log = open(work / f"{NAME}.log", "w")
-    driver = subprocess.Popen([sys.executable, __file__, "drive", str(work)],
-                              stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                              start_new_session=True, close_fds=True)
-    print(f"{NAME}: API forwarded from 127.0.0.1:{port}; driver pid {driver.pid}")
+    mgmt_driver.start_driver(work, NAME, __file__)
     return 0
 
 
@@ -112,16 +97,7 @@ class VhdDriver(vm_mgmt_e2e.Driver):
         self.check(result.returncode == code, f"{what}: exit {result.returncode}, expected {code}")
 
     def run(self):
-        def markers():
-            try:
-                text = self.serial()
-            except OSError:
-                return None
-            key = vm_mgmt_e2e.MGMT_KEY.search(text)
-            address = vm_mgmt_e2e.MGMT_ADDRESS.search(text)
-            return (key.group(1), address.group(0)) if key and address else None
-        self.key, address = self.wait_for("HALCYON MGMT on the serial console", markers, 90, 0.5)
-        self.say(f"{address} (forwarded from 127.0.0.1:{self.port})")
+        self.wait_for_api()
 
         # New-VHD on the datastore.
         self.refused(3, "Get-VHD of a file that does not exist", "Get-VHD", DISK0)
@@ -247,23 +223,8 @@ class VhdDriver(vm_mgmt_e2e.Driver):
 
 
 def drive(work):
-    driver = VhdDriver(work)
-    try:
-        driver.run()
-        result = "PASS"
-    except (vm_mgmt_e2e.Failure, Failure, json.JSONDecodeError, KeyError, TypeError,
-            subprocess.TimeoutExpired, OSError) as error:
-        result = f"FAIL: {type(error).__name__}: {error}"
-        driver.say(result)
-        # Tell the runner now (it prints QEMU's stderr log), then stop QEMU.
-        with open(work / "qemu-stderr.log", "a") as stderr:
-            stderr.write(f"{NAME} driver: {result} (see {work / (NAME + '.log')})\n")
-        try:
-            os.kill(int((work / "qemu.pid").read_text()), signal.SIGTERM)
-        except (OSError, ValueError):
-            pass
-    (work / f"{NAME}.result").write_text(result + "\n")
-    return 0
+    return mgmt_driver.drive(work, NAME, VhdDriver(work),
+                             (vm_mgmt_e2e.Failure, Failure, TypeError))
 
 
 def check_datastore(work):
@@ -313,17 +274,7 @@ def check_datastore(work):
 
 
 def verify(work):
-    result_file = work / f"{NAME}.result"
-    deadline = time.monotonic() + 60
-    while not result_file.exists() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    print((work / f"{NAME}.log").read_text(errors="replace"), end="")
-    if not result_file.exists():
-        print(f"{NAME}: FAIL: the driver did not finish")
-        return 1
-    result = result_file.read_text().strip()
-    print(f"{NAME}: {result}")
-    if result != "PASS":
+    if mgmt_driver.driver_result(work, NAME) != "PASS":
         return 1
     try:
         check_datastore(work)
@@ -333,12 +284,5 @@ def verify(work):
     return 0
 
 
-def main():
-    if len(sys.argv) != 3 or sys.argv[1] not in ("prepare", "verify", "drive"):
-        sys.exit(f"usage: {sys.argv[0]} prepare|verify|drive WORK")
-    work = pathlib.Path(sys.argv[2])
-    return {"prepare": prepare, "verify": verify, "drive": drive}[sys.argv[1]](work)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(mgmt_driver.main(prepare, verify, drive))

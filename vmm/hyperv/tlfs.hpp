@@ -129,7 +129,8 @@ inline constexpr uint16_t kPostMessage = 0x005C;
 inline constexpr uint16_t kSignalEvent = 0x005D;
 } // namespace call
 
-// HV_STATUS values (the TLFS's list; the numbers agree with Linux's hyperv-tlfs.h).
+// HV_STATUS values (the TLFS's list; the numbers agree with Linux's hyperv-tlfs.h and
+// hvgdk_mini.h). The one definition: the root partition's interface (vmm/root) uses it too.
 enum class HvStatus : uint16_t {
     success = 0x0000,
     invalid_hypercall_code = 0x0002,
@@ -137,11 +138,17 @@ enum class HvStatus : uint16_t {
     invalid_alignment = 0x0004,
     invalid_parameter = 0x0005,
     access_denied = 0x0006,
+    invalid_partition_state = 0x0007,
+    insufficient_memory = 0x000B,
+    invalid_partition_id = 0x000D,
     invalid_vp_index = 0x000E,
     invalid_port_id = 0x0011,
     invalid_connection_id = 0x0012,
     insufficient_buffers = 0x0013,
+    invalid_vp_state = 0x0015,
     invalid_synic_state = 0x0018,
+    no_resources = 0x001D,
+    invalid_register_value = 0x0050,
 };
 
 inline constexpr uint64_t kPageSize = 4096;

@@ -5,6 +5,7 @@
 // implements or checks is named here. Layouts of the parameter blocks are in codec.hpp.
 #pragma once
 
+#include "vmm/hyperv/tlfs.hpp"
 #include <stdint.h>
 
 namespace halcyon::vmm::root {
@@ -37,23 +38,8 @@ inline constexpr uint16_t kGetVpState = 0x00E3;       // privileged, not impleme
 inline constexpr uint16_t kSetVpState = 0x00E4;       // privileged, not implemented
 } // namespace call
 
-// --- HV_STATUS values (hvgdk_mini.h; the same numbers as vmm/hyperv's HvStatus) ---
-enum class Status : uint16_t {
-    success = 0x0000,
-    invalid_hypercall_code = 0x0002,
-    invalid_hypercall_input = 0x0003,
-    invalid_alignment = 0x0004,
-    invalid_parameter = 0x0005,
-    access_denied = 0x0006,
-    invalid_partition_state = 0x0007,
-    insufficient_memory = 0x000B,
-    invalid_partition_id = 0x000D,
-    invalid_vp_index = 0x000E,
-    invalid_vp_state = 0x0015,
-    invalid_synic_state = 0x0018,
-    no_resources = 0x001D,
-    invalid_register_value = 0x0050,
-};
+// --- HV_STATUS values: the TLFS's, defined once in vmm/hyperv ---
+using Status = hyperv::HvStatus;
 [[nodiscard]] const char* status_name(Status status);
 
 // A call's outcome: the status and, for a rep call, how many elements were done (the TLFS's

@@ -107,6 +107,12 @@ const char* status_name(Status status) {
         return "NO_RESOURCES";
     case Status::invalid_register_value:
         return "INVALID_REGISTER_VALUE";
+    case Status::invalid_port_id: // the SynIC's statuses: never from the root's own calls
+        return "INVALID_PORT_ID";
+    case Status::invalid_connection_id:
+        return "INVALID_CONNECTION_ID";
+    case Status::insufficient_buffers:
+        return "INSUFFICIENT_BUFFERS";
     }
     return "unknown";
 }
@@ -135,15 +141,14 @@ ValidatedCall validate_call(const hyperv::HypercallInput& input, uint64_t guest_
     const hyperv::ValidatedHypercall checked =
         hyperv::validate_hypercall(input, kImplemented, guest_physical_size);
     ValidatedCall result;
-    result.status = static_cast<Status>(checked.status);
+    result.status = checked.status;
     result.descriptor = checked.descriptor;
     result.control = checked.control;
     return result;
 }
 
 uint64_t result_value(const CallResult& result) {
-    return hyperv::hypercall_result(static_cast<hyperv::HvStatus>(result.status),
-                                    result.reps_completed);
+    return hyperv::hypercall_result(result.status, result.reps_completed);
 }
 
 } // namespace halcyon::vmm::root

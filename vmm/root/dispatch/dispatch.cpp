@@ -19,6 +19,16 @@ CallResult done(Status status, uint16_t reps = 0) {
     return CallResult{status, reps};
 }
 
+// The child named by a call whose input is just a partition id, initialized or not.
+ChildRecord* read_partition_id(CallContext& context, Status& status) {
+    uint8_t block[size::kPartitionIdBlock];
+    if (!context.params.read_header(block)) {
+        status = Status::invalid_alignment;
+        return nullptr;
+    }
+    return find_child(context.state, decode_partition_id(block), false, status);
+}
+
 CallResult run(const ValidatedCall& call, CallContext& context) {
     switch (call.control.code) {
     case call::kCreatePartition:
@@ -103,11 +113,10 @@ ChildRecord* find_child(RootState& state, uint64_t id, bool initialized, Status&
 }
 
 CallResult create_partition(CallContext& context) {
-    uint8_t block[size::kCreatePartitionInput];
-    if (!context.params.read_header(block))
-        return done(Status::invalid_alignment);
     CreatePartitionInput input;
-    if (const Status status = decode_create_partition(block, input); status != Status::success)
+    if (const Status status =
+            read_input<size::kCreatePartitionInput>(context.params, decode_create_partition, input);
+        status != Status::success)
         return done(status);
     ChildRecord* record = nullptr;
     if (const Status status = context.state.table.create(record); status != Status::success)
@@ -124,11 +133,8 @@ CallResult create_partition(CallContext& context) {
 }
 
 CallResult initialize_partition(CallContext& context) {
-    uint8_t block[size::kPartitionIdBlock];
-    if (!context.params.read_header(block))
-        return done(Status::invalid_alignment);
     Status status;
-    ChildRecord* record = find_child(context.state, decode_partition_id(block), false, status);
+    ChildRecord* record = read_partition_id(context, status);
     if (record == nullptr)
         return done(status);
     if (record->state != ChildState::created)
@@ -157,11 +163,8 @@ CallResult initialize_partition(CallContext& context) {
 }
 
 CallResult delete_partition(CallContext& context) {
-    uint8_t block[size::kPartitionIdBlock];
-    if (!context.params.read_header(block))
-        return done(Status::invalid_alignment);
     Status status;
-    ChildRecord* record = find_child(context.state, decode_partition_id(block), false, status);
+    ChildRecord* record = read_partition_id(context, status);
     if (record == nullptr)
         return done(status);
     delete_child(context.state, *record, true);

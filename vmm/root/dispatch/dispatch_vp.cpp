@@ -109,14 +109,10 @@ bool intercept_message(RootState& state, ChildRecord& record, uint32_t vp,
 
 CallResult dispatch_vp(CallContext& context) {
     RootState& state = context.state;
-    uint8_t block[size::kDispatchVpInput];
-    if (!context.params.read_header(block))
-        return CallResult{Status::invalid_alignment, 0};
     DispatchVpInput input;
-    if (const Status status = decode_dispatch_vp(block, input); status != Status::success)
-        return done(status);
     Status status;
-    ChildRecord* record = find_child(state, input.partition_id, true, status);
+    ChildRecord* record =
+        read_child_input<size::kDispatchVpInput>(context, decode_dispatch_vp, input, status);
     if (record == nullptr)
         return done(status);
     if (input.vp_index >= record->vp_count)

@@ -7,6 +7,8 @@
 #include "vmm/root/dispatch/params.hpp"
 #include "vmm/root/dispatch/root_state.hpp"
 
+#include <span>
+#include <stddef.h>
 #include <stdint.h>
 
 namespace halcyon::vmm::root {
@@ -24,6 +26,27 @@ struct CallContext {
 // (invalid_partition_state). nullptr with `status` set otherwise.
 [[nodiscard]] ChildRecord* find_child(RootState& state, uint64_t id, bool initialized,
                                       Status& status);
+
+// The fixed input header of a call, decoded: invalid_alignment when the root's input page
+// cannot hold it, otherwise whatever `decode` says of its fields (Status (span, Input&)).
+template <size_t Bytes, typename Input, typename Decoder>
+[[nodiscard]] Status read_input(const Params& params, Decoder decode, Input& input) {
+    uint8_t block[Bytes];
+    if (!params.read_header(block))
+        return Status::invalid_alignment;
+    return decode(std::span<const uint8_t>(block), input);
+}
+
+// read_input, then the initialized child its partition_id names (find_child): the common start
+// of every call on an existing child. nullptr with `status` set when any step refuses.
+template <size_t Bytes, typename Input, typename Decoder>
+[[nodiscard]] ChildRecord* read_child_input(CallContext& context, Decoder decode, Input& input,
+                                            Status& status) {
+    status = read_input<Bytes>(context.params, decode, input);
+    if (status != Status::success)
+        return nullptr;
+    return find_child(context.state, input.partition_id, true, status);
+}
 
 [[nodiscard]] CallResult create_partition(CallContext& context);
 [[nodiscard]] CallResult initialize_partition(CallContext& context);

@@ -41,6 +41,20 @@ bool child_base(uint64_t gfn, uint64_t& base) {
     return true;
 }
 
+// The header of HvMapGpaPages / HvUnmapGpaPages: the initialized child it names and, in
+// `base`, the child address of the range's first large page. nullptr with `status` set if any
+// of it is refused.
+template <size_t Bytes, typename Decoder>
+ChildRecord* read_gpa_range(CallContext& context, Decoder decode, uint64_t& base, Status& status) {
+    GpaRangeHeader header;
+    ChildRecord* record = read_child_input<Bytes>(context, decode, header, status);
+    if (record != nullptr && !child_base(header.target_gpa_base, base)) {
+        status = Status::invalid_parameter;
+        return nullptr;
+    }
+    return record;
+}
+
 } // namespace
 
 CallResult deposit_memory(CallContext& context) {
@@ -104,19 +118,12 @@ CallResult withdraw_memory(CallContext& context) {
 
 CallResult map_gpa_pages(CallContext& context) {
     RootState& state = context.state;
-    uint8_t block[size::kMapGpaHeader];
-    if (!context.params.read_header(block))
-        return done(Status::invalid_alignment);
-    GpaRangeHeader header;
-    if (const Status status = decode_map_gpa_header(block, header); status != Status::success)
-        return done(status);
+    uint64_t base;
     Status status;
-    ChildRecord* record = find_child(state, header.partition_id, true, status);
+    ChildRecord* record =
+        read_gpa_range<size::kMapGpaHeader>(context, decode_map_gpa_header, base, status);
     if (record == nullptr)
         return done(status);
-    uint64_t base;
-    if (!child_base(header.target_gpa_base, base))
-        return done(Status::invalid_parameter);
     const uint32_t first = context.params.rep_start();
     for (uint32_t i = first; i < context.params.rep_count(); ++i) {
         uint8_t element[size::kPageNumber];
@@ -148,19 +155,12 @@ CallResult map_gpa_pages(CallContext& context) {
 
 CallResult unmap_gpa_pages(CallContext& context) {
     RootState& state = context.state;
-    uint8_t block[size::kUnmapGpaHeader];
-    if (!context.params.read_header(block))
-        return done(Status::invalid_alignment);
-    GpaRangeHeader header;
-    if (const Status status = decode_unmap_gpa_header(block, header); status != Status::success)
-        return done(status);
+    uint64_t base;
     Status status;
-    ChildRecord* record = find_child(state, header.partition_id, true, status);
+    ChildRecord* record =
+        read_gpa_range<size::kUnmapGpaHeader>(context, decode_unmap_gpa_header, base, status);
     if (record == nullptr)
         return done(status);
-    uint64_t base;
-    if (!child_base(header.target_gpa_base, base))
-        return done(Status::invalid_parameter);
     for (uint32_t i = context.params.rep_start(); i < context.params.rep_count(); ++i) {
         const uint64_t child_address = base + uint64_t{i} * kLargePageBytes;
         const auto index = state.ledger.find_mapped(record->id, child_address);

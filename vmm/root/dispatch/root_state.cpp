@@ -154,30 +154,32 @@ void delete_child(RootState& state, ChildRecord& record, bool give_back) {
     state.table.remove(record);
 }
 
+namespace {
+
+// Every child of a root, deleted under the root's lock (delete_child says what give_back does).
+void delete_children(RootState& state, bool give_back) {
+    mm::SpinLockGuard guard(state.lock);
+    for (uint32_t i = 0; i < kMaxChildren; ++i) {
+        ChildRecord& record = state.table.slot(i);
+        if (record.state != ChildState::unused)
+            delete_child(state, record, give_back);
+    }
+}
+
+} // namespace
+
 void reset_root(Partition& partition) {
     RootState* state = find_root_state(partition);
     if (state == nullptr)
         return;
-    mm::SpinLockGuard guard(state->lock);
-    for (uint32_t i = 0; i < kMaxChildren; ++i) {
-        ChildRecord& record = state->table.slot(i);
-        if (record.state != ChildState::unused)
-            delete_child(*state, record, true);
-    }
+    delete_children(*state, true);
 }
 
 void release_root(Partition& partition) {
     RootState* state = take_entry(partition);
     if (state == nullptr)
         return;
-    {
-        mm::SpinLockGuard guard(state->lock);
-        for (uint32_t i = 0; i < kMaxChildren; ++i) {
-            ChildRecord& record = state->table.slot(i);
-            if (record.state != ChildState::unused)
-                delete_child(*state, record, false);
-        }
-    }
+    delete_children(*state, false);
     state->~RootState();
     free_object(state);
 }

@@ -13,14 +13,25 @@ CallResult done(Status status, uint32_t reps = 0) {
     return CallResult{status, static_cast<uint16_t>(reps)};
 }
 
-// The child and VP a register call names: initialized partition, existing VP.
-ChildRecord* find_vp(CallContext& context, const VpRegistersHeader& header, Status& status) {
-    ChildRecord* record = find_child(context.state, header.partition_id, true, status);
+// The header of a register call and the child and VP it names: initialized partition,
+// existing VP.
+ChildRecord* read_vp_header(CallContext& context, VpRegistersHeader& header, Status& status) {
+    ChildRecord* record = read_child_input<size::kVpRegistersHeader>(
+        context, decode_vp_registers_header, header, status);
     if (record != nullptr && header.vp_index >= record->vp_count) {
         status = Status::invalid_vp_index;
         return nullptr;
     }
     return record;
+}
+
+// A copy of everything the register calls can name on one VP of a child.
+VpRegisterState vp_register_state(ChildRecord& record, uint32_t vp_index) {
+    VpRegisterState state;
+    state.general = record.partition->registers(vp_index);
+    state.system = record.partition->system_registers(vp_index);
+    state.explicit_suspend = record.vp_suspended[vp_index];
+    return state;
 }
 
 lapic::DeliveryMode delivery_mode(uint32_t type) {
@@ -41,14 +52,10 @@ lapic::DeliveryMode delivery_mode(uint32_t type) {
 } // namespace
 
 CallResult install_intercept(CallContext& context) {
-    uint8_t block[size::kInstallInterceptInput];
-    if (!context.params.read_header(block))
-        return done(Status::invalid_alignment);
     InstallInterceptInput input;
-    if (const Status status = decode_install_intercept(block, input); status != Status::success)
-        return done(status);
     Status status;
-    ChildRecord* record = find_child(context.state, input.partition_id, true, status);
+    ChildRecord* record = read_child_input<size::kInstallInterceptInput>(
+        context, decode_install_intercept, input, status);
     if (record == nullptr)
         return done(status);
     switch (input.intercept_type) {
@@ -66,14 +73,10 @@ CallResult install_intercept(CallContext& context) {
 }
 
 CallResult create_vp(CallContext& context) {
-    uint8_t block[size::kCreateVpInput];
-    if (!context.params.read_header(block))
-        return done(Status::invalid_alignment);
     CreateVpInput input;
-    if (const Status status = decode_create_vp(block, input); status != Status::success)
-        return done(status);
     Status status;
-    ChildRecord* record = find_child(context.state, input.partition_id, true, status);
+    ChildRecord* record =
+        read_child_input<size::kCreateVpInput>(context, decode_create_vp, input, status);
     if (record == nullptr)
         return done(status);
     // VPs are numbered in creation order, as the partition numbers its vCPUs.
@@ -96,21 +99,12 @@ CallResult create_vp(CallContext& context) {
 }
 
 CallResult get_vp_registers(CallContext& context) {
-    uint8_t block[size::kVpRegistersHeader];
-    if (!context.params.read_header(block))
-        return done(Status::invalid_alignment);
     VpRegistersHeader header;
-    if (const Status status = decode_vp_registers_header(block, header); status != Status::success)
-        return done(status);
     Status status;
-    ChildRecord* record = find_vp(context, header, status);
+    ChildRecord* record = read_vp_header(context, header, status);
     if (record == nullptr)
         return done(status);
-    Partition& child = *record->partition;
-    VpRegisterState state;
-    state.general = child.registers(header.vp_index);
-    state.system = child.system_registers(header.vp_index);
-    state.explicit_suspend = record->vp_suspended[header.vp_index];
+    VpRegisterState state = vp_register_state(*record, header.vp_index);
     for (uint32_t i = context.params.rep_start(); i < context.params.rep_count(); ++i) {
         uint8_t name[size::kRegisterName];
         if (!context.params.read_element(i, name))
@@ -128,21 +122,13 @@ CallResult get_vp_registers(CallContext& context) {
 }
 
 CallResult set_vp_registers(CallContext& context) {
-    uint8_t block[size::kVpRegistersHeader];
-    if (!context.params.read_header(block))
-        return done(Status::invalid_alignment);
     VpRegistersHeader header;
-    if (const Status status = decode_vp_registers_header(block, header); status != Status::success)
-        return done(status);
     Status status;
-    ChildRecord* record = find_vp(context, header, status);
+    ChildRecord* record = read_vp_header(context, header, status);
     if (record == nullptr)
         return done(status);
     Partition& child = *record->partition;
-    VpRegisterState state;
-    state.general = child.registers(header.vp_index);
-    state.system = child.system_registers(header.vp_index);
-    state.explicit_suspend = record->vp_suspended[header.vp_index];
+    VpRegisterState state = vp_register_state(*record, header.vp_index);
     // Registers are set one by one into a copy; the copy goes back whatever happens, so the
     // elements before a failing one take effect (the reps completed) and the rest do not.
     CallResult result = done(Status::success, context.params.rep_count());
@@ -167,14 +153,10 @@ CallResult set_vp_registers(CallContext& context) {
 }
 
 CallResult assert_virtual_interrupt(CallContext& context) {
-    uint8_t block[size::kAssertInterruptInput];
-    if (!context.params.read_header(block))
-        return done(Status::invalid_alignment);
     AssertInterruptInput input;
-    if (const Status status = decode_assert_interrupt(block, input); status != Status::success)
-        return done(status);
     Status status;
-    ChildRecord* record = find_child(context.state, input.partition_id, true, status);
+    ChildRecord* record = read_child_input<size::kAssertInterruptInput>(
+        context, decode_assert_interrupt, input, status);
     if (record == nullptr)
         return done(status);
     // An interrupt message, as an IOAPIC or MSI would send it: the child's local APICs it
@@ -190,14 +172,10 @@ CallResult assert_virtual_interrupt(CallContext& context) {
 }
 
 CallResult signal_event_direct(CallContext& context) {
-    uint8_t block[size::kSignalEventDirectInput];
-    if (!context.params.read_header(block))
-        return done(Status::invalid_alignment);
     SignalEventDirectInput input;
-    if (const Status status = decode_signal_event_direct(block, input); status != Status::success)
-        return done(status);
     Status status;
-    ChildRecord* record = find_child(context.state, input.partition_id, true, status);
+    ChildRecord* record = read_child_input<size::kSignalEventDirectInput>(
+        context, decode_signal_event_direct, input, status);
     if (record == nullptr)
         return done(status);
     if (input.vp_index >= record->vp_count)
