@@ -4,8 +4,11 @@ Halcyon: small GRUB CD images (grub-mkrescue) print marker lines on COM1 and the
 reset or idle, under the same cases as the QEMU self-test (tests/integration/selftest_cases.json).
 
 Checks that a good run passes, that wrong order, a forbidden line, a reset where a power-off was
-expected and a timeout fail (each printing the full serial log), and that no Bochs survives a
-timeout, SIGINT, SIGTERM or SIGKILL of the runner. Exits 77 (skipped) when Bochs or GRUB's BIOS
+expected and a timeout fail (each printing the full serial log), that the term display's
+pseudo-terminal is drained (bochs.ScreenDrain: undrained, Bochs blocks for good once a few KiB of
+screen updates are queued, after several minutes of a long test; here a stand-in writes 256 KiB
+to such a terminal, and Bochs's own screen must reach bochs-screen.log), and that no Bochs
+survives a timeout, SIGINT, SIGTERM or SIGKILL of the runner. Exits 77 (skipped) when Bochs or GRUB's BIOS
 tools are not installed.
 """
 import os
@@ -77,6 +80,47 @@ def expect_outcome(name, iso, work, passes, failure_text=None):
     return elapsed
 
 
+# Stands in for Bochs's term display: opens a pseudo-terminal, names it the way Bochs does and
+# writes far more than a terminal buffers. It finishes only if someone reads the other side.
+SCREEN_WRITER = r"""
+import ctypes, os, sys, time
+libc = ctypes.CDLL(None)
+libc.ptsname.restype = ctypes.c_char_p
+fd = os.open("/dev/ptmx", os.O_RDWR | os.O_NOCTTY)
+libc.grantpt(fd)
+libc.unlockpt(fd)
+sys.stderr.write('\nBochs connected to screen "%s"\n' % libc.ptsname(fd).decode())
+sys.stderr.flush()
+for _ in range(256):
+    os.write(fd, b"s" * 1024)
+time.sleep(1)  # let the reader catch up before the hang-up
+"""
+
+
+def screen_drain(work):
+    stdout_log = work / "screen-writer-stdout.log"
+    screen_log = work / "screen-writer-screen.log"
+    with open(stdout_log, "w") as stdout:
+        writer = subprocess.Popen([sys.executable, "-c", SCREEN_WRITER], stdout=stdout,
+                                  stderr=subprocess.STDOUT, start_new_session=True)
+        drain = bochs.ScreenDrain(stdout_log, screen_log, writer)
+        try:
+            writer.wait(timeout=20)
+            finished = True
+        except subprocess.TimeoutExpired:
+            writer.kill()
+            writer.wait()
+            finished = False
+    drain.wait(5)
+    check(finished and writer.returncode == 0,
+          "a screen writer of 256 KiB finishes: its pseudo-terminal is drained")
+    # Not all of it: until the drain has the terminal in raw mode, the line discipline (line
+    # buffering, full) throws input away, and only its echo queue filling up blocks the writer.
+    # Everything after that arrives: more than any terminal queue holds.
+    size = screen_log.stat().st_size if screen_log.exists() else 0
+    check(size >= 16 * 1024, f"the drained screen reached its log ({size} bytes)")
+
+
 def interrupted(signal_number, iso, work):
     """Starts a long run, signals the runner once the guest is up, checks Bochs is gone."""
     name = "harness_timeout"
@@ -127,6 +171,11 @@ def main():
 
         expect_outcome("harness_pass", poweroff, work, passes=True,
                        failure_text="status 0, guest-shutdown")
+        screen_log = work / "harness_pass" / "bochs-screen.log"
+        # Only that the drain found and opened Bochs's terminal: what Bochs wrote there before
+        # that may be gone (see screen_drain).
+        check(screen_log.exists(), "harness_pass: Bochs's screen is drained into bochs-screen.log")
+        screen_drain(work)
         expect_outcome("harness_wrong_order", poweroff, work, passes=False,
                        failure_text="before /^HARNESS-MARK-1$/ appeared")
         expect_outcome("harness_forbidden", poweroff, work, passes=False,

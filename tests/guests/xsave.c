@@ -133,9 +133,17 @@ static void make_image(struct ymm_image* image, uint64_t vcpu, uint64_t round) {
 }
 
 /* Distinct per vCPU and round, and valid: rounding control (bits 11:10 of the x87 control word,
- * bits 14:13 of MXCSR) and precision control change; exceptions stay masked. */
+ * bits 14:13 of MXCSR) and precision control change; exceptions stay masked.
+ * - Bit 6 of the control word is reserved and reads as 1 whatever FLDCW wrote (an Intel Xeon and
+ *   Bochs do; QEMU's TCG keeps what was written): every value has it set, or it would read back as
+ *   a lost state.
+ * - Precision control is double (10b) for vCPU 0 and single (00b) for vCPU 1, never extended
+ *   (11b): the control word is never FNINIT's 0x037F, so the x87 state is never in its initial
+ *   configuration and the guest's own XSAVE must set XSTATE_BV[0] (a CPU may clear it for an
+ *   initial state, as Bochs does). */
 static uint16_t fcw_for(uint64_t vcpu, uint64_t round) {
-    return (uint16_t)(0x003F | ((vcpu & 1) << 8) | ((round & 3) << 10) | (1u << 9));
+    const uint16_t precision = (vcpu & 1) == 0 ? 0x0200 : 0x0000;
+    return (uint16_t)(0x007F | precision | ((round & 3) << 10));
 }
 
 static uint32_t mxcsr_for(uint64_t vcpu, uint64_t round) {

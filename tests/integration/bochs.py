@@ -12,15 +12,23 @@ Those stops count as exit status 0, like QEMU's; any other end is Bochs's own ex
 
 Debian's Bochs is built with its internal debugger, which stops before the first instruction:
 a debugger command file says `continue`. It has no "nogui" display; the "term" display (package
-bochs-term) draws the VGA text screen with curses into bochs-stdout.log. Bochs runs in its own
-process group, dies with its parent (PR_SET_PDEATHSIG) and is killed from atexit and signal
-handlers, like QEMU (qemu.py's registry is shared).
+bochs-term) draws the VGA text screen with curses. With the debugger built in, that display
+writes to a pseudo-terminal of its own (it opens /dev/ptmx and names the other side on stderr:
+`Bochs connected to screen "/dev/pts/N"`). Nobody reads that side, so once a few KiB of screen
+updates are queued Bochs blocks in write() for good: a long test (a Linux boot with its disk
+checks) stalled there. ScreenDrain opens that side in raw mode and reads it into
+bochs-screen.log for as long as Bochs runs. Bochs runs in its own process group, dies with its
+parent (PR_SET_PDEATHSIG) and is killed from atexit and signal handlers, like QEMU (qemu.py's
+registry is shared).
 """
 import os
 import pathlib
 import re
 import subprocess
+import termios
+import threading
 import time
+import tty
 
 import qemu
 
@@ -36,6 +44,62 @@ _RESET = re.compile(r"bx_pc_system_c::Reset\((HARDWARE|SOFTWARE)\) called")
 # Bochs log lines: "<ticks><level>[<module>] <message>"; levels e(rror) and p(anic) are the ones
 # worth showing with a test's result.
 _LOG_LINE = re.compile(r"^\d+([ep])\[")
+
+
+_SCREEN = re.compile(rb'Bochs connected to screen "(/dev/pts/\d+)"')
+
+
+class ScreenDrain:
+    """Reads the term display's pseudo-terminal (named in `stdout_log`) into `screen_log` until
+    Bochs closes it, so that Bochs never blocks writing its screen."""
+
+    def __init__(self, stdout_log, screen_log, process):
+        self.stdout_log = stdout_log
+        self.screen_log = screen_log
+        self.process = process
+        self.opened = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def wait(self, timeout):
+        """Until the terminal is closed and bochs-screen.log complete (or `timeout` seconds)."""
+        self._thread.join(timeout)
+
+    def _find_terminal(self):
+        # Bochs names it right after start-up; give up once Bochs has exited.
+        while self.process.poll() is None:
+            try:
+                match = _SCREEN.search(self.stdout_log.read_bytes())
+            except FileNotFoundError:
+                match = None
+            if match:
+                return match.group(1).decode()
+            time.sleep(0.05)
+        return None
+
+    def _run(self):
+        path = self._find_terminal()
+        if path is None:
+            return
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOCTTY)
+        except OSError:
+            return
+        # Raw: reads return what is there (no line buffering) and nothing is echoed back to
+        # Bochs, which would read it as key presses. At once (TCSANOW): the default TCSAFLUSH
+        # discards what is queued, and on a full queue leaves the writer stuck all the same.
+        tty.setraw(fd, termios.TCSANOW)
+        self.opened.set()
+        with open(self.screen_log, "wb") as screen:
+            while True:
+                try:
+                    data = os.read(fd, 65536)
+                except OSError:  # EIO once Bochs has closed its side
+                    break
+                if not data:
+                    break
+                screen.write(data)
+        os.close(fd)
 
 
 def available():
@@ -59,6 +123,7 @@ class Bochs:
         self.bochs_log = self.work_dir / "bochs.log"
         self.stderr_log = self.work_dir / "bochs-errors.log"  # e/p lines of bochs.log, at stop
         self.stdout_log = self.work_dir / "bochs-stdout.log"
+        self.screen_log = self.work_dir / "bochs-screen.log"  # the term display's raw output
         self.config = self.work_dir / "bochsrc.txt"
         self.debugger_commands = self.work_dir / "bochs-debugger.rc"
         self.virt = "vmx"
@@ -96,6 +161,7 @@ class Bochs:
                                         preexec_fn=qemu._die_with_parent)
         qemu._running.add(self.process)
         (self.work_dir / "bochs.pid").write_text(f"{self.process.pid}\n")
+        self.screen = ScreenDrain(self.stdout_log, self.screen_log, self.process)
         self.started = time.monotonic()
 
     def _scan_log(self):
@@ -148,6 +214,7 @@ class Bochs:
         if self.process is not None:
             self._kill()
             qemu._running.discard(self.process)
+            self.screen.wait(2)
         if getattr(self, "_stdout", None):
             self._stdout.close()
         if self.bochs_log.exists():

@@ -36,8 +36,15 @@ TEST(CpuidPolicy, HypervisorBitAndHiddenLeaf1Features) {
     EXPECT_FALSE(bit(r.ecx, 27)) << "OSXSAVE follows the guest's CR4 (0 here)";
     EXPECT_FALSE(bit(r.ecx, 28)) << "AVX: its state (all-ones offset and size) cannot fit";
     EXPECT_TRUE(bit(r.ecx, 0)) << "SSE3 stays";
-    EXPECT_EQ(r.edx, 0xFFFF'FFFFu & ~((1u << 7) | (1u << 12) | (1u << 14)))
-        << "leaf 1 EDX passes through but MCE, MTRR and MCA";
+    EXPECT_FALSE(bit(r.ecx, 2)) << "DTES64";
+    EXPECT_FALSE(bit(r.ecx, 4)) << "DS-CPL";
+    EXPECT_FALSE(bit(r.ecx, 6)) << "SMX";
+    EXPECT_FALSE(bit(r.ecx, 7)) << "EST";
+    EXPECT_FALSE(bit(r.ecx, 8)) << "TM2";
+    EXPECT_FALSE(bit(r.ecx, 14)) << "xTPR update control";
+    EXPECT_EQ(r.edx, 0xFFFF'FFFFu & ~((1u << 7) | (1u << 12) | (1u << 14) | (1u << 21) |
+                                      (1u << 22) | (1u << 29) | (1u << 31)))
+        << "leaf 1 EDX passes through but MCE, MTRR, MCA, DS, ACPI (thermal MSRs), TM, PBE";
 }
 
 TEST(CpuidPolicy, TopologyFollowsTheVcpu) {
@@ -63,7 +70,9 @@ TEST(CpuidPolicy, SvmIsHidden) {
     EXPECT_FALSE(bit(r.ecx, 23)) << "PerfCtrExtCore";
     EXPECT_FALSE(bit(r.ecx, 29)) << "MONITORX";
     EXPECT_FALSE(bit(r.edx, 27)) << "RDTSCP";
-    EXPECT_TRUE(bit(r.edx, 29)) << "long mode stays";
+    EXPECT_TRUE(bit(r.edx, 29)) << "long mode stays (leaf 1's TM bit has the same number)";
+    EXPECT_TRUE(bit(r.edx, 20)) << "NX stays";
+    EXPECT_TRUE(bit(r.edx, 31)) << "3DNow! (leaf 1's PBE bit) passes through";
     const auto svm = leaf(0x8000'000A);
     EXPECT_EQ(svm.eax | svm.ebx | svm.ecx | svm.edx, 0u);
 }

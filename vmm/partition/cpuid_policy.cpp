@@ -8,6 +8,11 @@ constexpr uint32_t kMonitor = 1u << 3;
 constexpr uint32_t kVmx = 1u << 5;
 constexpr uint32_t kFma = 1u << 12;
 constexpr uint32_t kPdcm = 1u << 15; // perfmon and debug capability MSR
+// Intel features without their MSRs or instructions in a guest (see kLeaf1EdxHidden): DTES64
+// (2), DS-CPL (4), SMX (6: GETSEC raises #UD), SpeedStep (7: IA32_PERF_CTL is the host's), TM2
+// (8), xTPR update control (14).
+constexpr uint32_t kIntelHidden =
+    (1u << 2) | (1u << 4) | (1u << 6) | (1u << 7) | (1u << 8) | (1u << 14);
 constexpr uint32_t kX2apic = 1u << 21;
 constexpr uint32_t kTscDeadline = 1u << 24;
 constexpr uint32_t kXsave = 1u << 26;
@@ -26,6 +31,16 @@ constexpr uint32_t kLeaf1EdxMtrr = 1u << 12;
 constexpr uint32_t kLeaf1EdxMce = 1u << 7;
 constexpr uint32_t kLeaf1EdxMca = 1u << 14;
 constexpr uint32_t kLeaf1EdxHidden = kLeaf1EdxMtrr | kLeaf1EdxMce | kLeaf1EdxMca;
+// Intel features whose MSRs guests do not get: the debug store (DS; DTES64 and DS-CPL in ECX),
+// thermal monitoring (ACPI: the IA32_THERM_* and clock modulation MSRs; TM; TM2 in ECX), pending
+// break enable. Linux reads IA32_THERM_INTERRUPT (0x19B) when it sees ACPI and TM: its #GP is an
+// "unchecked MSR access" with a call trace. Leaf 1 only: in 0x80000001 EDX the same bits are
+// others (29 is long mode).
+constexpr uint32_t kLeaf1EdxDs = 1u << 21;
+constexpr uint32_t kLeaf1EdxAcpi = 1u << 22;
+constexpr uint32_t kLeaf1EdxTm = 1u << 29;
+constexpr uint32_t kLeaf1EdxPbe = 1u << 31;
+constexpr uint32_t kLeaf1EdxIntelHidden = kLeaf1EdxDs | kLeaf1EdxAcpi | kLeaf1EdxTm | kLeaf1EdxPbe;
 
 namespace ext_ecx { // CPUID 0x80000001 ECX
 constexpr uint32_t kSvm = 1u << 2;
@@ -175,7 +190,8 @@ virt::CpuidRegisters guest_cpuid(uint32_t leaf, uint32_t subleaf, const CpuidCon
     switch (leaf) {
     case 0x1: {
         const uint64_t xstate = guest_supported_xcr0(host);
-        r.ecx &= ~(leaf1_ecx::kMonitor | leaf1_ecx::kVmx | leaf1_ecx::kPdcm | leaf1_ecx::kOsxsave);
+        r.ecx &= ~(leaf1_ecx::kMonitor | leaf1_ecx::kVmx | leaf1_ecx::kPdcm | leaf1_ecx::kOsxsave |
+                   leaf1_ecx::kIntelHidden);
         if (xstate == 0)
             r.ecx &= ~(leaf1_ecx::kXsave | leaf1_ecx::kNeedAvxState);
         else if ((xstate & xcr0::kAvx) == 0)
@@ -186,7 +202,7 @@ virt::CpuidRegisters guest_cpuid(uint32_t leaf, uint32_t subleaf, const CpuidCon
         // The virtual local APIC (vmm/lapic) has x2APIC mode and the TSC-deadline timer
         // whatever the host CPU has.
         r.ecx |= leaf1_ecx::kHypervisor | leaf1_ecx::kX2apic | leaf1_ecx::kTscDeadline;
-        r.edx = (r.edx | kLeaf1EdxApic) & ~kLeaf1EdxHidden;
+        r.edx = (r.edx | kLeaf1EdxApic) & ~(kLeaf1EdxHidden | kLeaf1EdxIntelHidden);
         // EBX: [31:24] initial APIC ID, [23:16] logical processors per package.
         r.ebx = (r.ebx & 0x0000'FFFF) | ((context.vcpu_count & 0xFF) << 16) |
                 ((context.vcpu_index & 0xFF) << 24);
