@@ -42,8 +42,9 @@ public:
 
     // Opens an existing file.
     [[nodiscard]] ErrorOr<exfat::File> open(std::string_view path, exfat::OpenMode mode);
-    // Creates a new file of `size` bytes (allocated, reading as zero), making missing parent
-    // directories; fails with already_exists when it exists.
+    // Creates a new file of `size` bytes, zero-filled on disk (ValidDataLength = DataLength, so
+    // every OS sees the whole size), making missing parent directories; fails with
+    // already_exists when it exists.
     [[nodiscard]] ErrorOr<exfat::File> create(std::string_view path, uint64_t size = 0);
     // Calls `visitor` for each entry of a directory ("" or "/" is the root).
     [[nodiscard]] ErrorOr<void> list(std::string_view directory, ListVisitor& visitor);

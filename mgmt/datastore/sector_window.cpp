@@ -22,4 +22,12 @@ ErrorOr<void> SectorWindow::write(uint64_t sector, std::span<const uint8_t> data
     return device_.write(first_ + sector, data);
 }
 
+ErrorOr<void> SectorWindow::write_zeros(uint64_t sector, uint64_t count,
+                                        std::span<const uint8_t> zeros) {
+    if (sector > count_ || count > count_ - sector)
+        return Error(ErrorCode::out_of_range, "datastore: an access beyond the partition's end");
+    // Forwarded, so the disk's own way of zeroing (if it has one) is used.
+    return device_.write_zeros(first_ + sector, count, zeros);
+}
+
 } // namespace halcyon::datastore

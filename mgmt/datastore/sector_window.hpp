@@ -19,6 +19,8 @@ public:
     [[nodiscard]] uint64_t sector_count() const override { return count_; }
     [[nodiscard]] ErrorOr<void> read(uint64_t sector, std::span<uint8_t> buffer) override;
     [[nodiscard]] ErrorOr<void> write(uint64_t sector, std::span<const uint8_t> data) override;
+    [[nodiscard]] ErrorOr<void> write_zeros(uint64_t sector, uint64_t count,
+                                            std::span<const uint8_t> zeros) override;
     [[nodiscard]] ErrorOr<void> flush() override { return device_.flush(); }
     [[nodiscard]] bool read_only() const override { return device_.read_only(); }
 

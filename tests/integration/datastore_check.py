@@ -121,7 +121,13 @@ def check_volume(work, image, where, length):
         raise CheckFailed(f"fsck.exfat -n: status {result.returncode}:\n{output}")
     say(f"fsck.exfat -n: {output.splitlines()[-1]}")
     check = run([tool(work, "bin/exfat-tool"), *where, "check", image])
-    say(f"exfat-tool check: {check.stdout.strip().splitlines()[-1]}")
+    summary = check.stdout.strip().splitlines()[-1]
+    say(f"exfat-tool check: {summary}")
+    # Every file here was written by exfat-tool, Halcyon or Linux 6.1, all of which leave
+    # ValidDataLength = DataLength; a smaller one would read cut short on Linux before 6.8
+    # (docs/datastore.md, "Interoperability").
+    if "partially_valid_files=0" not in summary:
+        raise CheckFailed(f"a file has ValidDataLength < DataLength: {summary}")
 
 
 def extract_vhdx(work, image, where):
@@ -198,7 +204,11 @@ def fill(disktest, seed, size):
                           check=True).stdout
 
 
-def prepare_mkfs(work):
+def make_guest_vhdx(work):
+    """WORK/prepared.vhdx: the disk vmbus-persist verifies, as its storage.sh would have left it
+    (an ext2 file system with halcyon-disktest's files and the random-I/O region), made on the
+    host (mke2fs -d, halcyon-disktest random, qemu-img convert). Also used by
+    datastore_linuxfill.py."""
     disktest = tool(work, "tests/guests/linux/halcyon-disktest")
     tree = work / "fs"
     shutil.rmtree(tree, ignore_errors=True)
@@ -224,6 +234,11 @@ def prepare_mkfs(work):
     run(["qemu-img", "convert", "-f", "raw", "-O", "vhdx", "-o", "subformat=dynamic", raw, vhdx])
     raw.unlink()
     shutil.rmtree(tree)
+    return vhdx
+
+
+def prepare_mkfs(work):
+    vhdx = make_guest_vhdx(work)
     linux = build_dir(work) / "tests/guests/linux"
     result = run([sys.executable, ROOT / "tools/make-datastore.py", "--exfat-tool",
                   tool(work, "bin/exfat-tool"), work / "datastore.img", "--mkfs", "--layout",

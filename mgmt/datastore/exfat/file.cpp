@@ -11,6 +11,19 @@ using namespace layout;
 ErrorOr<void> Volume::commit_node(OpenNode& node) {
     if (!node.entry_dirty)
         return {};
+    // The entry we write always has ValidDataLength == DataLength: bytes never written (growth
+    // by set_size, or a file another system left with ValidDataLength < DataLength that we
+    // changed) are zero-filled here, at the commit rather than at the growth, so bytes the
+    // caller writes before the commit (a VHDX's new block taking the guest's data) are written
+    // once. The specification allows the gap, but Linux before 6.8 (Debian 12) ignores
+    // DataLength beyond ValidDataLength and would show the file cut short. The zeros are
+    // flushed with the data below, before the entry that covers them: a power cut can never
+    // leave ValidDataLength over clusters still holding stale contents.
+    if (node.valid_length < node.stream.length) {
+        TRY(stream_zero(node.stream, &node.cursor, node.valid_length,
+                        node.stream.length - node.valid_length));
+        node.valid_length = node.stream.length;
+    }
     // Data, FAT and bitmap are durable before the entry that makes them reachable.
     TRY(write_back_metadata());
     TRY(device_.flush());
@@ -111,6 +124,7 @@ ErrorOr<void> File::write(uint64_t offset, std::span<const uint8_t> data) {
         TRY(volume_->grow(node.stream, end, &node.cursor));
         node.entry_dirty = true;
     }
+    // A gap before the data is zero-filled on disk now: ValidDataLength will cover it.
     if (offset > node.valid_length)
         TRY(volume_->stream_zero(node.stream, &node.cursor, node.valid_length,
                                  offset - node.valid_length));
@@ -133,7 +147,8 @@ ErrorOr<void> File::set_size(uint64_t size) {
     if (size == node.stream.length)
         return {};
     if (size > node.stream.length) {
-        // Allocation only: the new bytes lie past ValidDataLength and read as zero.
+        // Allocation now; the new bytes lie past ValidDataLength and read as zero until the
+        // commit zero-fills them on disk (commit_node).
         TRY(volume_->grow(node.stream, size, &node.cursor));
         node.entry_dirty = true;
         node.modified = true;
@@ -151,6 +166,35 @@ ErrorOr<void> File::set_size(uint64_t size) {
     TRY(volume_->commit_node(node));
     TRY(volume_->shrink(old, size, &node.cursor));
     return {};
+}
+
+ErrorOr<uint64_t> File::zero_fill(uint64_t max_bytes) {
+    if (!volume_)
+        return Error(ErrorCode::invalid_argument, "exfat: file is not open");
+    if (!writable_)
+        return Error(ErrorCode::permission, "exfat: file is open read-only");
+    Volume::OpenNode& node = volume_->nodes_.as<Volume::OpenNode>()[node_];
+    uint64_t gap = node.stream.length - node.valid_length;
+    if (gap == 0)
+        return uint64_t{0};
+    // End the slice on a cluster boundary (unless it ends the file), so the next one starts
+    // without a partial sector to read back.
+    uint64_t cluster_mask = volume_->geometry_.cluster_size() - 1;
+    uint64_t end = node.valid_length + (max_bytes < gap ? max_bytes : gap);
+    if (end < node.stream.length) {
+        end &= ~cluster_mask;
+        if (end <= node.valid_length) // less than a cluster asked: one cluster's remainder
+            end = (node.valid_length | cluster_mask) + 1;
+        if (end > node.stream.length)
+            end = node.stream.length;
+    }
+    TRY(volume_->stream_zero(node.stream, &node.cursor, node.valid_length,
+                             end - node.valid_length));
+    // In memory only: the entry that records it is written by the next commit, after the
+    // zeros are durable.
+    node.valid_length = end;
+    node.entry_dirty = true;
+    return node.stream.length - end;
 }
 
 ErrorOr<void> File::flush() {

@@ -35,10 +35,18 @@ public:
     // Writes all of data at offset, growing the file as needed (a gap between the old valid
     // length and offset is zero-filled on disk).
     [[nodiscard]] ErrorOr<void> write(uint64_t offset, std::span<const uint8_t> data);
-    // Grows (allocating clusters; the new bytes read as zero, nothing is written) or shrinks.
+    // Grows (allocating clusters; the new bytes read as zero) or shrinks. The new bytes are
+    // zero-filled on disk at the next commit (flush, close, sync), unless written before it:
+    // every committed entry has ValidDataLength == DataLength.
     [[nodiscard]] ErrorOr<void> set_size(uint64_t size);
-    // Makes the data and the directory entry durable: data and allocation are flushed before
-    // the entry is written, and the entry before flush() returns.
+    // Zero-fills at most `max_bytes` (rounded to whole clusters) of the bytes never written,
+    // from ValidDataLength on, and returns how many remain. flush() fills all that remains in
+    // one call; a caller that must not hold its lock that long (a new fixed VHDX of gigabytes)
+    // calls this in slices first, dropping the lock in between. Not durable before flush().
+    [[nodiscard]] ErrorOr<uint64_t> zero_fill(uint64_t max_bytes);
+    // Makes the data and the directory entry durable: never-written bytes are zero-filled, data
+    // and allocation are flushed before the entry is written, and the entry before flush()
+    // returns.
     [[nodiscard]] ErrorOr<void> flush();
     [[nodiscard]] ErrorOr<void> close();
 

@@ -26,6 +26,23 @@ public:
     // after it can become durable before anything written before it.
     [[nodiscard]] virtual ErrorOr<void> flush() = 0;
     [[nodiscard]] virtual bool read_only() const = 0;
+    // Writes `count` sectors of zeros from `sector` on, with the durability and per-sector
+    // atomicity of write(). `zeros` is the caller's buffer of zeros (whole sectors, at least
+    // one): the default writes from it in chunks of its size. A device that can zero without
+    // moving data (an image file: a punched hole; a disk: a write-zeroes command) overrides it.
+    [[nodiscard]] virtual ErrorOr<void> write_zeros(uint64_t sector, uint64_t count,
+                                                    std::span<const uint8_t> zeros) {
+        uint64_t per_chunk = zeros.size() / sector_size();
+        if (per_chunk == 0)
+            return Error(ErrorCode::invalid_argument, "sector device: zero buffer too small");
+        while (count > 0) {
+            uint64_t n = count < per_chunk ? count : per_chunk;
+            TRY(write(sector, zeros.first(static_cast<size_t>(n * sector_size()))));
+            sector += n;
+            count -= n;
+        }
+        return {};
+    }
 };
 
 } // namespace halcyon::exfat

@@ -8,8 +8,10 @@
 //
 // Crash ordering (docs/datastore.md): data and allocation (FAT, bitmap) are written and flushed
 // before the directory entry that makes them reachable; entries are removed and flushed before
-// their clusters are freed. A power cut can leak clusters or leave a FAT chain longer than its
-// file; mounting a volume whose VolumeDirty flag is set repairs exactly those.
+// their clusters are freed. Every file this library changes is committed with ValidDataLength ==
+// DataLength (never-written bytes are zero-filled first), because Linux before 6.8 takes
+// ValidDataLength for the file's size. A power cut can leak clusters or leave a FAT chain longer
+// than its file; mounting a volume whose VolumeDirty flag is set repairs exactly those.
 #pragma once
 
 #include "mgmt/datastore/exfat/boot_region.hpp"
@@ -42,6 +44,9 @@ struct CheckReport {
     uint32_t excess_chains = 0;     // FAT chains longer than their DataLength
     uint32_t stray_entries = 0;     // in-use secondary entries with no primary
     uint32_t duplicate_entries = 0; // two names for one allocation (an interrupted move)
+    // Files with ValidDataLength < DataLength: legal (Windows leaves them), never damage, but
+    // Linux before 6.8 shows them cut at ValidDataLength. Files we commit never are.
+    uint32_t partially_valid_files = 0;
     bool repaired = false;
 };
 
@@ -157,12 +162,14 @@ private:
                                             uint64_t offset, std::span<uint8_t> out);
     [[nodiscard]] ErrorOr<void> stream_write(const Stream& stream, ChainCursor* cursor,
                                              uint64_t offset, std::span<const uint8_t> data);
+    // Writes zeros over bytes [offset, offset + size) of the stream's allocation.
     [[nodiscard]] ErrorOr<void> stream_zero(const Stream& stream, ChainCursor* cursor,
                                             uint64_t offset, uint64_t size);
     // Byte-addressed device I/O (absolute byte offsets); partial sectors are read-modified-
     // written. Writes drop cached copies of the sectors they overwrite.
     [[nodiscard]] ErrorOr<void> device_read_bytes(uint64_t address, std::span<uint8_t> out);
     [[nodiscard]] ErrorOr<void> device_write_bytes(uint64_t address, std::span<const uint8_t> data);
+    [[nodiscard]] ErrorOr<void> device_zero_bytes(uint64_t address, uint64_t size);
     template <typename Transfer>
     [[nodiscard]] ErrorOr<void> stream_transfer(const Stream& stream, ChainCursor* cursor,
                                                 uint64_t offset, uint64_t size, Transfer transfer);
@@ -256,7 +263,8 @@ private:
     bool clear_strays_ = false;       // the repair pass: scans mark strays unused
     Buffer zeros_;                    // kZeroBytes of zeros, the source for zero-filling
     Buffer sector_buf_;               // one sector, for partial-sector read-modify-write
-    static constexpr uint32_t kZeroBytes = 64 * 1024;
+    // The core's bounce buffer is 256 KiB: one zero-fill chunk is one device command.
+    static constexpr uint32_t kZeroBytes = 256 * 1024;
 };
 
 } // namespace halcyon::exfat

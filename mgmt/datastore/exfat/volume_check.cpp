@@ -142,6 +142,8 @@ ErrorOr<void> Checker::walk_tree() {
             TRY(claim_vendor_allocations(location, set));
         if (!set.is_directory()) {
             ++report_.files;
+            if (set.stream_entry().valid_data_length < stream.length)
+                ++report_.partially_valid_files;
             continue;
         }
         ++report_.directories;

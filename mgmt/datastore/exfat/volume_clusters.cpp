@@ -246,18 +246,38 @@ ErrorOr<void> Volume::stream_write(const Stream& stream, ChainCursor* cursor, ui
                            });
 }
 
+ErrorOr<void> Volume::device_zero_bytes(uint64_t address, uint64_t size) {
+    uint32_t shift = geometry_.sector_shift;
+    uint64_t sector_mask = geometry_.sector_size() - 1;
+    // A partial first or last sector keeps its other bytes (read-modify-write of that sector
+    // only); everything between goes to the device as whole sectors in one request, which it
+    // may turn into a hole or a write-zeroes command.
+    uint64_t head = (geometry_.sector_size() - (address & sector_mask)) & sector_mask;
+    if (head > size)
+        head = size;
+    if (head > 0) {
+        TRY(device_write_bytes(address, zeros_.span().first(static_cast<size_t>(head))));
+        address += head;
+        size -= head;
+    }
+    uint64_t whole = size >> shift;
+    if (whole > 0) {
+        cache_.invalidate(address >> shift, whole);
+        TRY(device_.write_zeros(address >> shift, whole, zeros_.span()));
+        address += whole << shift;
+        size -= whole << shift;
+    }
+    if (size > 0)
+        TRY(device_write_bytes(address, zeros_.span().first(static_cast<size_t>(size))));
+    return {};
+}
+
 ErrorOr<void> Volume::stream_zero(const Stream& stream, ChainCursor* cursor, uint64_t offset,
                                   uint64_t size) {
-    return stream_transfer(stream, cursor, offset, size,
-                           [&](uint64_t address, uint64_t, uint64_t n) -> ErrorOr<void> {
-                               while (n > 0) {
-                                   uint64_t chunk = n < kZeroBytes ? n : kZeroBytes;
-                                   TRY(device_write_bytes(address, zeros_.span().first(chunk)));
-                                   address += chunk;
-                                   n -= chunk;
-                               }
-                               return {};
-                           });
+    // One device request per physically contiguous run of clusters.
+    return stream_transfer(
+        stream, cursor, offset, size,
+        [&](uint64_t address, uint64_t, uint64_t n) { return device_zero_bytes(address, n); });
 }
 
 } // namespace halcyon::exfat

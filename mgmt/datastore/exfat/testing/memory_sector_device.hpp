@@ -66,6 +66,7 @@ public:
         std::memcpy(current_.data() + sector * sector_size_, data.data(), data.size());
         pending_.push_back(std::move(op));
         writes_++;
+        bytes_written_ += data.size();
         return {};
     }
     ErrorOr<void> flush() override {
@@ -90,6 +91,7 @@ public:
     [[nodiscard]] uint64_t writes() const { return writes_; }
     [[nodiscard]] uint64_t flushes() const { return flushes_; }
     [[nodiscard]] uint64_t reads() const { return reads_; }
+    [[nodiscard]] uint64_t bytes_written() const { return bytes_written_; }
     [[nodiscard]] std::vector<uint8_t>& image() { return current_; }
 
     [[nodiscard]] std::vector<uint8_t> crash_image(CrashPolicy policy, uint64_t seed) const {
@@ -148,6 +150,7 @@ private:
     uint64_t writes_ = 0;
     uint64_t flushes_ = 0;
     uint64_t reads_ = 0;
+    uint64_t bytes_written_ = 0;
 };
 
 class FixedClock : public Clock {

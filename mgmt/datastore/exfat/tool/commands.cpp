@@ -419,11 +419,11 @@ int command_check(const Context& context) {
     const VolumeInfo& info = session.volume->info();
     const CheckReport& report = info.check;
     std::printf("%s: clean=%s directories=%u files=%u used_clusters=%llu leaked_clusters=%llu "
-                "excess_chains=%u stray_entries=%u duplicate_entries=%u\n",
+                "excess_chains=%u stray_entries=%u duplicate_entries=%u partially_valid_files=%u\n",
                 context.image.c_str(), info.was_dirty ? "no" : "yes", report.directories,
                 report.files, (unsigned long long)report.used_clusters,
                 (unsigned long long)report.leaked_clusters, report.excess_chains,
-                report.stray_entries, report.duplicate_entries);
+                report.stray_entries, report.duplicate_entries, report.partially_valid_files);
     int rc = session.close();
     if (rc == 0 && (report.leaked_clusters || report.excess_chains || report.stray_entries ||
                     report.duplicate_entries))

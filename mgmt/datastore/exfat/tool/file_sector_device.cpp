@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -76,6 +77,24 @@ ErrorOr<void> FileSectorDevice::write(uint64_t sector, std::span<const uint8_t> 
         done += static_cast<size_t>(n);
     }
     return {};
+}
+
+ErrorOr<void> FileSectorDevice::write_zeros(uint64_t sector, uint64_t count,
+                                            std::span<const uint8_t> zeros) {
+    if (!writable_)
+        return Error(ErrorCode::permission, "image: opened read-only");
+    if (sector > sectors_ || count > sectors_ - sector)
+        return Error(ErrorCode::io, "image: write past the end of the volume");
+    if (count == 0)
+        return {};
+    // KEEP_SIZE: a hole never changes the image's length. Deallocated ranges read as zeros (the
+    // guarantee of FALLOC_FL_PUNCH_HOLE, on block devices too), and fdatasync makes it durable
+    // like a write.
+    if (fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                  static_cast<off_t>(offset_ + sector * sector_size_),
+                  static_cast<off_t>(count * sector_size_)) == 0)
+        return {};
+    return SectorDevice::write_zeros(sector, count, zeros);
 }
 
 ErrorOr<void> FileSectorDevice::flush() {

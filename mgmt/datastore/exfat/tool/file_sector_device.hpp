@@ -24,6 +24,10 @@ public:
     uint64_t sector_count() const override { return sectors_; }
     ErrorOr<void> read(uint64_t sector, std::span<uint8_t> buffer) override;
     ErrorOr<void> write(uint64_t sector, std::span<const uint8_t> data) override;
+    // A punched hole (the image stays sparse, and gigabytes of zeros cost no I/O); falls back to
+    // writing zeros where the file system cannot punch holes.
+    ErrorOr<void> write_zeros(uint64_t sector, uint64_t count,
+                              std::span<const uint8_t> zeros) override;
     ErrorOr<void> flush() override;
     bool read_only() const override { return !writable_; }
 
