@@ -7,11 +7,16 @@
 # OUTDIR/initramfs.cpio.gz: busybox-static, tests/guests/linux/init, the kernel modules named in
 # tests/guests/linux/modules.txt with their dependencies (kernel_modules.py, from the same kernel
 # package), the test scripts of tests/guests/linux/scripts/ as /tests/ and, when given, the static
-# program DISKTEST as /bin/halcyon-disktest. Only apt talks to the network (the Debian mirror of
+# program DISKTEST as /bin/halcyon-disktest, and the KVP daemon hv_kvp_daemon (Debian's
+# hyperv-daemons built from the same kernel source, with the dynamic loader and libc.so.6 of
+# libc6 it needs; scripts/common.sh starts it). Only apt talks to the network (the Debian mirror of
 # this machine's sources.list): the .deb files are fetched with `apt-get download` into a cache
 # next to the Debian source packages of cmake/Deps.cmake (.deps/debs/, override with
 # HALCYON_DEPS_DEBS) and reused from there, so a second run works offline and always yields the
-# same kernel. HALCYON_LINUX_REFRESH=1 asks apt again for the newest kernel package.
+# same kernel. HALCYON_LINUX_REFRESH=1 asks apt again for the newest kernel package. Every .deb,
+# downloaded or cached, is checked against the SHA-256 apt's signed index lists for its version
+# (apt-get download checks a fresh download the same way); a version apt no longer lists (an
+# older security update) is used unchecked with a warning.
 set -euo pipefail
 
 script_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -54,6 +59,40 @@ fetch_deb() {
     echo "$deb"
 }
 
+# Downloads PACKAGE at exactly VERSION into the cache unless it is there already; prints its path,
+# or nothing when apt does not offer that version (any more).
+fetch_deb_version() {
+    local package="$1" version="$2" deb
+    deb="$cache/${package}_${version//:/%3a}_amd64.deb"
+    if [[ ! -f "$deb" ]]; then
+        apt-cache show "$package=$version" >/dev/null 2>&1 || return 0
+        echo "fetch-linux.sh: apt-get download $package=$version -> $cache" >&2
+        local sandbox=()
+        [[ $(id -u) -eq 0 ]] && sandbox=(-o APT::Sandbox::User=root)
+        (cd "$cache" && apt-get download -qq "${sandbox[@]}" "$package=$version" </dev/null) ||
+            die "apt-get download $package=$version failed"
+        [[ -f "$deb" ]] || die "apt-get download $package=$version left no $deb"
+    fi
+    echo "$deb"
+}
+
+# Checks DEB against the SHA256 field apt's index gives for its package and version.
+verify_deb() {
+    local deb="$1" package version expected actual
+    package="$(dpkg-deb -f "$deb" Package)" || die "$deb is not a .deb"
+    version="$(dpkg-deb -f "$deb" Version)"
+    expected="$(apt-cache show "$package=$version" 2>/dev/null | sed -n 's/^SHA256: //p' |
+        sort -u)"
+    if [[ -z "$expected" ]]; then
+        echo "fetch-linux.sh: warning: apt does not list $package $version: $(basename "$deb")" \
+            "is used without a checksum check" >&2
+        return 0
+    fi
+    actual="$(sha256sum "$deb" | cut -d ' ' -f 1)"
+    [[ "$expected" == *"$actual"* ]] ||
+        die "$deb: SHA-256 $actual, apt's index says $expected (delete it to download it again)"
+}
+
 # The kernel: the package linux-image-amd64 depends on (linux-image-<abi>-amd64). A cached one
 # wins unless a refresh is asked for, so the kernel under test only changes on purpose.
 kernel_deb="$(cached_deb 'linux-image-[0-9]*-amd64')"
@@ -65,6 +104,19 @@ if [[ -z "$kernel_deb" || "${HALCYON_LINUX_REFRESH:-0}" == 1 ]]; then
     kernel_deb="$(fetch_deb "$kernel_package")"
 fi
 busybox_deb="$(fetch_deb busybox-static)"
+# hv_kvp_daemon talks to the kernel's hv_utils through /dev/vmbus/hv_kvp: take it from the
+# hyperv-daemons package of the kernel's own version (both are built from Debian's linux source),
+# or the newest one apt offers when that version is gone from the index.
+kernel_version="$(dpkg-deb -f "$kernel_deb" Version)"
+daemons_deb="$(fetch_deb_version hyperv-daemons "$kernel_version")"
+if [[ -z "$daemons_deb" ]]; then
+    echo "fetch-linux.sh: warning: no hyperv-daemons $kernel_version; taking the newest" >&2
+    daemons_deb="$(fetch_deb hyperv-daemons)"
+fi
+libc_deb="$(fetch_deb libc6)"
+for deb in "$kernel_deb" "$busybox_deb" "$daemons_deb" "$libc_deb"; do
+    verify_deb "$deb"
+done
 
 # Extracts one member of a .deb's data archive to a file (the kernel package is large: only the
 # one member is written, nothing else is unpacked to disk).
@@ -83,6 +135,17 @@ python3 "$script_dir/kernel_modules.py" --deb "$kernel_deb" --list "$script_dir/
     --out "$tree"
 mkdir -p "$tree/tests"
 cp "$script_dir"/scripts/*.sh "$tree/tests/"
+# The KVP daemon (dynamically linked: it needs only libc.so.6 and the loader its PT_INTERP names,
+# /lib64/ld-linux-x86-64.so.2; the loader finds libc in /lib/x86_64-linux-gnu without a cache).
+# Its helper scripts (hv_get_dhcp_info, hv_get_dns_info: bash, for GET_IP_INFO) are left out:
+# Halcyon never asks for per-adapter IP information.
+mkdir -p "$tree/usr/sbin" "$tree/lib64" "$tree/lib/x86_64-linux-gnu"
+extract_member "$daemons_deb" './usr/sbin/hv_kvp_daemon' "$tree/usr/sbin/hv_kvp_daemon"
+extract_member "$libc_deb" './lib/x86_64-linux-gnu/ld-linux-x86-64.so.2' \
+    "$tree/lib64/ld-linux-x86-64.so.2"
+extract_member "$libc_deb" './lib/x86_64-linux-gnu/libc.so.6' "$tree/lib/x86_64-linux-gnu/libc.so.6"
+chmod 755 "$tree/usr/sbin/hv_kvp_daemon" "$tree/lib64/ld-linux-x86-64.so.2" \
+    "$tree/lib/x86_64-linux-gnu/libc.so.6"
 if [[ -n "$disktest" ]]; then
     mkdir -p "$tree/bin"
     cp "$disktest" "$tree/bin/halcyon-disktest"
@@ -92,4 +155,5 @@ python3 "$script_dir/mkinitramfs.py" --busybox "$outdir/busybox" --init "$script
     --tree "$tree" --output "$outdir/initramfs.cpio.gz"
 rm -rf "$outdir/busybox" "$tree"
 echo "fetch-linux.sh: $(basename "$kernel_deb") -> $outdir/vmlinuz" >&2
-echo "fetch-linux.sh: $(basename "$busybox_deb") -> $outdir/initramfs.cpio.gz" >&2
+echo "fetch-linux.sh: $(basename "$busybox_deb") $(basename "$daemons_deb")" \
+    "$(basename "$libc_deb") -> $outdir/initramfs.cpio.gz" >&2

@@ -11,6 +11,7 @@
 . /tests/common.sh
 
 load_group vmbus
+start_kvp # Get-VM: the host name and addresses (common.sh)
 if wait_for_disk /dev/sda; then
     say "hotplug watching"
 else

@@ -33,6 +33,7 @@ check() {
 }
 
 load_group vmbus
+start_kvp # Get-VM: the host name and addresses (common.sh)
 disk="$(option halcyon.disk /dev/sda)"
 if ! wait_for_disk "$disk"; then
     failed "$tag FAILED no disk $disk after ${wait_seconds} s"

@@ -79,6 +79,10 @@ for device in /sys/bus/vmbus/devices/*; do
 done
 say "vmbus devices $count"
 
+# 3b. The KVP daemon, so that the host's Get-VM shows the guest's host name and addresses while
+#     the checks below run (not one of this test's checks: vm_kvp_e2e tests KVP).
+start_kvp
+
 # 4. Storage: a disk is expected when halcyon.disk names one or the host offered a SCSI
 # controller (storvsc scans its LUNs in the background, so the disk may take a moment).
 disk="$(option halcyon.disk /dev/sda)"
