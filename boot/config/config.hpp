@@ -64,6 +64,8 @@ inline constexpr std::string_view kDatastorePrefix = "ds:";
     return path;
 }
 
+enum class ManagementCrashTest : uint8_t { none, page_fault };
+
 struct ManagementNetwork {
     AddressMode mode = AddressMode::dhcp;
     uint32_t ipv4_address = 0; // host byte order
@@ -75,6 +77,14 @@ struct ManagementNetwork {
     // The API's host key as 64 hex digits (mgmt/api/auth.hpp), or empty: a fresh key is then
     // generated at boot and shown once on the console.
     char host_key[kHostKeyHexDigits + 1] = {};
+    // Where the network stack runs (docs/management-partition.md): in the management partition
+    // (`partition = yes`: the core boots halcyon-mgmt.elf as the root partition, identity-mapped
+    // in `partition_memory` bytes, and hands it the NIC) or in the core itself (`no`).
+    bool partition = true;
+    uint64_t partition_memory = 64ULL << 20; // `memory`: 2 MiB multiple, at least 16 MiB
+    // `crash_test = page_fault` (tests only): the partition faults 5 s after it serves, on its
+    // first run, so the core's crash report and restart can be checked.
+    ManagementCrashTest crash_test = ManagementCrashTest::none;
 };
 
 struct VmDisk {

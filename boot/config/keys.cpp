@@ -327,6 +327,43 @@ void host_key(Parser& p, const Value& v) {
     copy(p.out.management.host_key, word);
 }
 
+void management_partition(Parser& p, const Value& v) {
+    static constexpr const char* kNames[] = {"no", "yes"};
+    size_t index;
+    if (choose(p, v, "partition", kNames, 2, "yes or no", index))
+        p.out.management.partition = index == 1;
+}
+
+// The management partition's identity-mapped RAM: one contiguous, 2 MiB-aligned host region.
+void management_memory(Parser& p, const Value& v) {
+    std::string_view word;
+    if (!single(p, v, "memory", word))
+        return;
+    constexpr uint64_t kMinimum = 16ULL << 20, kMaximum = 1024ULL << 20, kGranule = 2ULL << 20;
+    uint64_t bytes;
+    if (!text::parse_size(word, bytes)) {
+        p.report("memory must be a size such as 64M, not '%.*s'", QUOTED(word));
+        return;
+    }
+    if (bytes < kMinimum || bytes > kMaximum) {
+        p.report("the management partition's memory must be between 16M and 1G, not '%.*s'",
+                 QUOTED(word));
+        return;
+    }
+    if (bytes % kGranule != 0) {
+        p.report("memory must be a multiple of 2M, not '%.*s'", QUOTED(word));
+        return;
+    }
+    p.out.management.partition_memory = bytes;
+}
+
+void management_crash_test(Parser& p, const Value& v) {
+    static constexpr const char* kNames[] = {"none", "page_fault"};
+    size_t index;
+    if (choose(p, v, "crash_test", kNames, 2, "none or page_fault (in [management])", index))
+        p.out.management.crash_test = static_cast<ManagementCrashTest>(index);
+}
+
 // ---- [vm NAME] ----
 
 void kernel(Parser& p, const Value& v) {
@@ -463,8 +500,15 @@ constexpr KeySpec kGlobalKeys[] = {
     {"datastore", datastore, false},
 };
 constexpr KeySpec kManagementKeys[] = {
-    {"address", address, false}, {"gateway", gateway, false}, {"ipv6", ipv6, false},
-    {"port", port, false},       {"nic", nic, false},         {"key", host_key, false},
+    {"address", address, false},
+    {"gateway", gateway, false},
+    {"ipv6", ipv6, false},
+    {"port", port, false},
+    {"nic", nic, false},
+    {"key", host_key, false},
+    {"partition", management_partition, false},
+    {"memory", management_memory, false},
+    {"crash_test", management_crash_test, false},
 };
 constexpr KeySpec kVmKeys[] = {
     {"kernel", kernel, false},

@@ -1,14 +1,14 @@
-// What the management network needs from the machine, implemented for the core (the one
-// file that changes when this code moves into the management partition): DMA memory from the
-// frame allocator through the direct map, device registers mapped uncached into the direct
-// map, the CMOS real-time clock, and entropy from RDSEED/RDRAND.
+// The core's half of the management network's platform: DMA memory from the frame allocator
+// through the direct map and device registers mapped uncached into the core's page tables. The
+// management partition has its own (mgmt/partition/partition_platform.hpp); the portable pieces
+// (TSC delay, RTC, entropy) are in platform.hpp, included here for the core's other users.
 #pragma once
 
 #include "drivers/net/device_memory.hpp"
 #include "drivers/net/nic.hpp"
+#include "mgmt/net/platform.hpp"
 #include "mm/frame_allocator.hpp"
 
-#include <span>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,32 +28,5 @@ public:
 private:
     mm::FrameAllocator& frames_;
 };
-
-// Busy waiting on the TSC (calibrated frequency), for the drivers' bounded register polls.
-class TscDelay final : public drivers::Delay {
-public:
-    explicit TscDelay(uint64_t tsc_hz) : ticks_per_us_(tsc_hz / 1'000'000 + 1) {}
-    void delay_us(uint32_t microseconds) override;
-
-private:
-    uint64_t ticks_per_us_;
-};
-
-// Seconds since 1970-01-01 UTC from the CMOS RTC (assumed to run in UTC, as QEMU's default
-// and servers' usual setting); 0 when the clock reads as invalid.
-[[nodiscard]] int64_t read_rtc_unix_seconds();
-
-// Fills `out` with entropy: RDSEED, else RDRAND, mixed with TSC samples. Returns false when
-// neither instruction exists (then only TSC jitter went in: weak, and the caller says so).
-[[nodiscard]] bool gather_entropy(std::span<uint8_t> out);
-
-// One 32-bit random number (RDRAND, else a TSC-seeded xorshift) for lwIP.
-[[nodiscard]] uint32_t random32();
-
-[[nodiscard]] inline uint64_t read_tsc() {
-    uint32_t low, high;
-    asm volatile("rdtsc" : "=a"(low), "=d"(high));
-    return (uint64_t(high) << 32) | low;
-}
 
 } // namespace halcyon::mgmt::net

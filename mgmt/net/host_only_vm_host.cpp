@@ -1,8 +1,6 @@
 #include "mgmt/net/host_only_vm_host.hpp"
 
-#include "mgmt/net/core_platform.hpp"
-#include "mm/frame_allocator.hpp"
-#include "mm/physical_window.hpp"
+#include "mgmt/net/platform.hpp"
 
 namespace halcyon::mgmt::net {
 namespace {
@@ -25,17 +23,6 @@ HostInfo describe_host(const HostFacts& facts, uint64_t free_bytes, uint64_t boo
     info.uptime_ms = tsc_per_ms == 0 ? 0 : (read_tsc() - boot_tsc) / tsc_per_ms;
     (void)info.virtualization.assign(facts.virtualization);
     return info;
-}
-
-uint64_t usable_memory_bytes(const handoff::Handoff& handoff) {
-    const auto* regions =
-        mm::PhysicalWindow::direct_map().to_virtual<handoff::MemoryRegion>(handoff.memory_map);
-    uint64_t bytes = 0;
-    for (uint32_t i = 0; i < handoff.memory_region_count; ++i) {
-        if (regions[i].type == handoff::MemoryType::usable)
-            bytes += regions[i].page_count * mm::kPageSize;
-    }
-    return bytes;
 }
 
 ErrorOr<HostInfo> HostOnlyVmHost::host_info() {

@@ -34,7 +34,7 @@ protected:
 [[nodiscard]] HostInfo describe_host(const HostFacts& facts, uint64_t free_bytes,
                                      uint64_t boot_tsc);
 
-// Usable RAM in the loader's memory map (HostFacts::memory_bytes).
+// Usable RAM in the loader's memory map (HostFacts::memory_bytes); core only (core_service.cpp).
 [[nodiscard]] uint64_t usable_memory_bytes(const handoff::Handoff& handoff);
 
 class HostOnlyVmHost final : public VmHost {

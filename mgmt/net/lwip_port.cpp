@@ -1,7 +1,9 @@
-// The hooks lwIP needs (mgmt/lwip/port/halcyon_lwip_hooks.h), for the core.
+// The hooks lwIP needs (mgmt/lwip/port/halcyon_lwip_hooks.h): the TSC clock, random numbers,
+// and diagnostics through log/panic (the core's, or the management partition's own
+// implementation of the same declarations).
 #include "mgmt/lwip/port/halcyon_lwip_hooks.h"
-#include "mgmt/net/core_platform.hpp"
 #include "mgmt/net/lwip_clock.hpp"
+#include "mgmt/net/platform.hpp"
 #include "vmm/core/log.hpp"
 #include "vmm/core/panic.hpp"
 

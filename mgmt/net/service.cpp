@@ -14,11 +14,10 @@
 #include "mgmt/api/auth.hpp"
 #include "mgmt/api/server.hpp"
 #include "mgmt/net/api_listener.hpp"
-#include "mgmt/net/core_platform.hpp"
 #include "mgmt/net/host_only_vm_host.hpp"
 #include "mgmt/net/lwip_clock.hpp"
 #include "mgmt/net/netif_glue.hpp"
-#include "mm/physical_window.hpp"
+#include "mgmt/net/platform.hpp"
 #include "vmm/core/log.hpp"
 
 #include <new>
@@ -29,29 +28,19 @@ namespace {
 constexpr size_t kMaxPciFunctions = 64;
 constexpr uint64_t kServerPollMs = 250;
 
-class FrameFreeMemory final : public FreeMemorySource {
-public:
-    explicit FrameFreeMemory(mm::FrameAllocator& frames) : frames_(frames) {}
-    uint64_t free_bytes() override { return uint64_t(frames_.free_pages()) * mm::kPageSize; }
-
-private:
-    mm::FrameAllocator& frames_;
-};
-
 // Everything the service owns, built in place once (no heap). Storage is static so its
-// footprint shows in the core image; the server's buffers come from frames at start.
+// footprint shows in the image; the server's buffers come from the platform's DMA memory.
 struct State {
+    explicit State(const Platform& platform) : platform(platform) {}
     Service service;
     pci::PortConfigSpace config_space;
-    CoreDeviceMemory* device_memory = nullptr;
-    TscDelay delay{0};
+    Platform platform;
     // The management NIC: one of the drivers, chosen at start; `nic` points at it.
     drivers::VirtioNetNic virtio_net;
     drivers::E1000 e1000;
     drivers::Nic* nic = nullptr;
     NicNetif netif;
     ApiListener listener;
-    FrameFreeMemory* free_memory = nullptr;
     HostOnlyVmHost* host = nullptr;
     Server* server = nullptr;
     uint16_t port = 0;
@@ -63,8 +52,6 @@ struct State {
 };
 
 alignas(State) uint8_t g_state_storage[sizeof(State)];
-alignas(CoreDeviceMemory) uint8_t g_device_memory_storage[sizeof(CoreDeviceMemory)];
-alignas(FrameFreeMemory) uint8_t g_free_memory_storage[sizeof(FrameFreeMemory)];
 alignas(HostOnlyVmHost) uint8_t g_host_storage[sizeof(HostOnlyVmHost)];
 State* g_state = nullptr;
 
@@ -88,19 +75,33 @@ void announce(struct netif* netif) {
     log::plain_line("HALCYON MGMT %s:%u", address, static_cast<unsigned>(state.port));
 }
 
+void log_function(pci::ConfigSpace& config, const pci::Function& f) {
+    const pci::InterruptCapabilities irq = pci::interrupt_capabilities(config, f.address);
+    log::info("pci %02x:%02x.%u %04x:%04x class %02x.%02x msi=%s msix=%u", f.address.bus,
+              f.address.device, f.address.function, f.vendor_id, f.device_id, f.class_code,
+              f.subclass, irq.msi_offset ? "yes" : "no",
+              irq.msix_offset ? static_cast<unsigned>(irq.msix_table_size) : 0u);
+}
+
+// The NIC the platform names (the partition's assigned function): it must answer and be one of
+// the supported kinds.
+ErrorOr<pci::Function> given_nic(pci::ConfigSpace& config, pci::Address address) {
+    const std::optional<pci::Function> function = pci::probe(config, address);
+    if (!function)
+        return Error(ErrorCode::not_found, "the assigned management NIC does not answer on PCI");
+    log_function(config, *function);
+    if (drivers::nic_kind(*function) == drivers::NicKind::none)
+        return Error(ErrorCode::not_supported, "the assigned management NIC has no driver");
+    return *function;
+}
+
 ErrorOr<pci::Function> find_nic(pci::ConfigSpace& config, const config::ManagementNetwork& net) {
     pci::Function functions[kMaxPciFunctions];
     const size_t total = pci::enumerate(config, functions);
     const size_t count = total < kMaxPciFunctions ? total : kMaxPciFunctions;
     log::info("pci: %zu functions", total);
-    for (size_t i = 0; i < count; ++i) {
-        const pci::Function& f = functions[i];
-        const pci::InterruptCapabilities irq = pci::interrupt_capabilities(config, f.address);
-        log::info("pci %02x:%02x.%u %04x:%04x class %02x.%02x msi=%s msix=%u", f.address.bus,
-                  f.address.device, f.address.function, f.vendor_id, f.device_id, f.class_code,
-                  f.subclass, irq.msi_offset ? "yes" : "no",
-                  irq.msix_offset ? static_cast<unsigned>(irq.msix_table_size) : 0u);
-    }
+    for (size_t i = 0; i < count; ++i)
+        log_function(config, functions[i]);
     const size_t chosen = TRY(
         drivers::choose_management_nic(std::span<const pci::Function>(functions, count), net.nic));
     return functions[chosen];
@@ -108,17 +109,18 @@ ErrorOr<pci::Function> find_nic(pci::ConfigSpace& config, const config::Manageme
 
 // Starts the driver for `function` (a supported kind, as find_nic chose) as the state's NIC.
 ErrorOr<void> start_nic(State& state, const pci::Function& function) {
-    CoreDeviceMemory& memory = *state.device_memory;
+    drivers::DmaAllocator& dma = state.platform.dma;
+    drivers::MmioMapper& mmio = state.platform.mmio;
     switch (drivers::nic_kind(function)) {
     case drivers::NicKind::virtio_net:
-        TRY(state.virtio_net.start(state.config_space, function, memory, memory));
+        TRY(state.virtio_net.start(state.config_space, function, mmio, dma));
         log::info("virtio-net: features %#llx",
                   static_cast<unsigned long long>(state.virtio_net.driver().features()));
         state.nic = &state.virtio_net;
         return {};
     case drivers::NicKind::e1000:
     case drivers::NicKind::e1000e:
-        TRY(state.e1000.start_pci(state.config_space, function, memory, memory, state.delay));
+        TRY(state.e1000.start_pci(state.config_space, function, mmio, dma, state.platform.delay));
         state.nic = &state.e1000;
         return {};
     case drivers::NicKind::none:
@@ -150,25 +152,24 @@ ErrorOr<HostKey> host_key(const config::ManagementNetwork& management) {
 
 } // namespace
 
-ErrorOr<Service*> start(const config::BootConfig& config, const handoff::Handoff& handoff,
-                        mm::FrameAllocator& frames, const StartOptions& options) {
+ErrorOr<Service*> start(const config::ManagementNetwork& management, const Platform& platform,
+                        const StartOptions& options) {
     if (g_state != nullptr)
         return Error(ErrorCode::already_exists, "management network already started");
     if (options.tsc_hz < 1000)
         return Error(ErrorCode::invalid_argument, "management network needs the TSC frequency");
-    if (config.management.mode == config::AddressMode::none)
+    if (management.mode == config::AddressMode::none)
         return Error(ErrorCode::not_supported, "management network disabled in halcyon.cfg");
 
-    State* state = new (g_state_storage) State();
+    State* state = new (g_state_storage) State(platform);
     state->boot_tsc = read_tsc();
     state->tsc_hz = options.tsc_hz;
     state->service.tsc_hz_ = options.tsc_hz;
-    state->port = config.management.api_port;
+    state->port = management.api_port;
     set_lwip_clock(options.tsc_hz);
-    state->device_memory = new (g_device_memory_storage) CoreDeviceMemory(frames);
-    state->delay = TscDelay(options.tsc_hz);
 
-    const pci::Function nic = TRY(find_nic(state->config_space, config.management));
+    const pci::Function nic = TRY(platform.nic ? given_nic(state->config_space, *platform.nic)
+                                               : find_nic(state->config_space, management));
     TRY(start_nic(*state, nic));
     const drivers::MacAddress& mac = state->nic->mac();
     log::info("%s %02x:%02x.%u: mac %02x:%02x:%02x:%02x:%02x:%02x link %s (polled)",
@@ -180,16 +181,16 @@ ErrorOr<Service*> start(const config::BootConfig& config, const handoff::Handoff
     ServerConfig server_config;
     server_config.max_connections = kMaxApiConnections;
     const size_t server_bytes = Server::memory_needed(server_config);
-    const drivers::DmaRegion server_memory = TRY(state->device_memory->allocate_dma(server_bytes));
+    const drivers::DmaRegion server_memory = TRY(platform.dma.allocate_dma(server_bytes));
     static Arena arena(std::span<uint8_t>(server_memory.virt, server_memory.size));
-    const HostKey key = TRY(host_key(config.management));
+    const HostKey key = TRY(host_key(management));
     HostFacts facts;
     facts.logical_processors = options.logical_processors;
-    facts.memory_bytes = usable_memory_bytes(handoff);
+    facts.memory_bytes = platform.host_memory_bytes;
     facts.virtualization = options.virtualization;
     facts.tsc_hz = options.tsc_hz;
-    state->free_memory = new (g_free_memory_storage) FrameFreeMemory(frames);
-    state->host = new (g_host_storage) HostOnlyVmHost(facts, *state->free_memory, 0);
+    state->host =
+        new (g_host_storage) HostOnlyVmHost(facts, platform.free_memory, platform.host_boot_tsc);
     VmHost& vm_host = options.vm_host != nullptr ? *options.vm_host : *state->host;
     state->server = TRY(Server::create(arena, server_config, key, vm_host));
     state->server->set_vhd_host(options.vhd_host);
@@ -202,17 +203,17 @@ ErrorOr<Service*> start(const config::BootConfig& config, const handoff::Handoff
     TRY(state->netif.attach(*state->nic));
     struct netif* netif = &state->netif.netif();
     netif_set_status_callback(netif, announce);
-    if (config.management.ipv6_slaac) {
+    if (management.ipv6_slaac) {
         netif_create_ip6_linklocal_address(netif, 1);
         netif_set_ip6_autoconfig_enabled(netif, 1);
     }
     TRY(state->listener.start(state->port, *state->server));
-    if (config.management.mode == config::AddressMode::static_ipv4) {
+    if (management.mode == config::AddressMode::static_ipv4) {
         ip4_addr_t address, mask, gateway;
-        ip4_addr_set_u32(&address, lwip_htonl(config.management.ipv4_address));
-        const uint8_t prefix = config.management.ipv4_prefix_length;
+        ip4_addr_set_u32(&address, lwip_htonl(management.ipv4_address));
+        const uint8_t prefix = management.ipv4_prefix_length;
         ip4_addr_set_u32(&mask, lwip_htonl(prefix == 0 ? 0 : 0xFFFF'FFFFu << (32 - prefix)));
-        ip4_addr_set_u32(&gateway, lwip_htonl(config.management.ipv4_gateway));
+        ip4_addr_set_u32(&gateway, lwip_htonl(management.ipv4_gateway));
         netif_set_addr(netif, &address, &mask, &gateway);
         announce(netif);
     } else if (dhcp_start(netif) != ERR_OK) {
@@ -224,6 +225,10 @@ ErrorOr<Service*> start(const config::BootConfig& config, const handoff::Handoff
 
 Service* active() {
     return g_state != nullptr && g_state->running ? &g_state->service : nullptr;
+}
+
+bool Service::announced() const {
+    return g_state != nullptr && g_state->announced;
 }
 
 void Service::poll(uint64_t now_tsc) {

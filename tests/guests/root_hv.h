@@ -43,6 +43,8 @@
 #define HVCALL_SIGNAL_EVENT_DIRECT 0x00C0
 #define HVCALL_POST_MESSAGE_DIRECT 0x00C1
 #define HVCALL_DISPATCH_VP 0x00C2
+/* Halcyon's vendor call of the management partition (docs/management-partition.md). */
+#define HVCALL_HALCYON_MANAGEMENT 0x7F00
 #define HVCALL_MAP_VP_STATE_PAGE 0x00E1
 #define HVCALL_UNMAP_VP_STATE_PAGE 0x00E2
 #define HVCALL_GET_VP_STATE 0x00E3

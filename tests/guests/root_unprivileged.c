@@ -32,6 +32,7 @@ static const uint16_t kPrivilegedCodes[] = {
     HVCALL_UNMAP_VP_STATE_PAGE,
     HVCALL_GET_VP_STATE,
     HVCALL_SET_VP_STATE,
+    HVCALL_HALCYON_MANAGEMENT,
 };
 #define CODE_COUNT (sizeof(kPrivilegedCodes) / sizeof(kPrivilegedCodes[0]))
 

@@ -56,7 +56,7 @@ TEST(RootCalls, PrivilegedCodesAreExactlyTheRootOnes) {
 }
 
 TEST(RootCalls, EveryImplementedCallIsPrivileged) {
-    EXPECT_EQ(implemented_calls().size(), 15u);
+    EXPECT_EQ(implemented_calls().size(), 16u); // the 15 root calls and the vendor call
     for (const auto& descriptor : implemented_calls())
         EXPECT_TRUE(is_privileged_call(descriptor.code)) << std::hex << descriptor.code;
 }
@@ -122,6 +122,14 @@ TEST(RootCalls, StatusNames) {
     EXPECT_STREQ(status_name(Status::access_denied), "ACCESS_DENIED");
     EXPECT_STREQ(status_name(Status::invalid_register_value), "INVALID_REGISTER_VALUE");
     EXPECT_STREQ(status_name(static_cast<Status>(0x1234)), "unknown");
+}
+
+// HvCallHalcyonManagement (0x7F00): the management partition's vendor call.
+TEST(RootCalls, ManagementCallIsPrivilegedAndSimple) {
+    EXPECT_TRUE(is_privileged_call(call::kHalcyonManagement));
+    EXPECT_STREQ(call_name(call::kHalcyonManagement), "HvCallHalcyonManagement");
+    EXPECT_EQ(check(call::kHalcyonManagement), Status::success);
+    EXPECT_EQ(check(call::kHalcyonManagement | reps(1)), Status::invalid_hypercall_input);
 }
 
 } // namespace

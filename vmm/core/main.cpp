@@ -24,6 +24,7 @@
 #include "vmm/core/panic.hpp"
 #include "vmm/core/physical_view.hpp"
 #include "vmm/core/symbols.hpp"
+#include "vmm/mgmt_host/core/management_partition.hpp"
 #include "vmm/virt/virt_cpu.hpp"
 #include "vmm/worker/datastore_mount.hpp"
 #include "vmm/worker/vm_manager.hpp"
@@ -226,9 +227,11 @@ extern "C" [[noreturn]] void kernel_main(uint64_t handoff_physical, uint64_t ent
             manager = made.value();
     }
 
-    // The management network (issue #6), in the core until the management partition exists.
-    // It is polled from this CPU: by the VM manager's loop between vCPU turns, or by the idle
-    // loop below on a host that cannot run VMs. Without a NIC the core goes on without it.
+    // The management network (issue #6): in the management partition (`[management] partition
+    // = yes`, docs/management-partition.md), the first partition, which runs on this CPU's loop
+    // and reaches the VM manager through its vendor hypercall; or in the core, polled from this
+    // CPU by the VM manager's loop between vCPU turns, or by the idle loop below on a host that
+    // cannot run VMs. Without a NIC the core goes on without it.
     if (keep_running) {
         mgmt::net::StartOptions net_options{x86::tsc::frequency_hz(), cpus,
                                             virt::kind_name(features.kind)};
@@ -240,8 +243,31 @@ extern "C" [[noreturn]] void kernel_main(uint64_t handoff_physical, uint64_t ent
                 worker::VmManagerHost(*manager, facts, frames, x86::tsc::entry_tsc());
             net_options.vhd_host = worker::make_vhd_host(*manager);
         }
-        if (auto net = mgmt::net::start(g_config, handoff, frames, net_options); net.is_error())
-            log::warn("management network not started: %s", net.error().message());
+        bool in_partition = false;
+        if (g_config.management.partition && (manager == nullptr || net_options.vm_host == nullptr))
+            log::warn("management partition: needs VMs (virtualization with nested paging): "
+                      "the management network runs in the core");
+        else if (g_config.management.partition) {
+            const mgmt_host::ManagementStart start{g_config,
+                                                   handoff,
+                                                   frames,
+                                                   manager->management_runner(),
+                                                   *net_options.vm_host,
+                                                   net_options.vhd_host,
+                                                   mgmt::net::usable_memory_bytes(handoff),
+                                                   cpus,
+                                                   virt::kind_name(features.kind)};
+            auto started = mgmt_host::start_management_partition(start);
+            if (started.is_error())
+                log::error("management partition not started (%s): the management network "
+                           "runs in the core",
+                           started.error().message());
+            in_partition = !started.is_error();
+        }
+        if (!in_partition) {
+            if (auto net = mgmt::net::start(g_config, handoff, frames, net_options); net.is_error())
+                log::warn("management network not started: %s", net.error().message());
+        }
     }
 
     // The configured VMs start; with on_ready = poweroff the loop returns when all have stopped,

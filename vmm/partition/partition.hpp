@@ -213,6 +213,20 @@ public:
     // there is no RAM, MMIO region or local APIC yet; the partition owns it from then on.
     [[nodiscard]] ErrorOr<void> attach_memory(uint64_t guest_physical, uint64_t host_physical);
 
+    // --- identity-mapped memory: the management partition (partition_identity.cpp) ---
+    // `size` bytes (2 MiB aligned and sized) of fresh, zeroed, host-physically contiguous RAM,
+    // 2 MiB aligned, mapped write-back at guest-physical = host-physical. Returns its base. It
+    // is ordinary RAM from then on (read_guest, reset() zeroes it, freed with the partition).
+    [[nodiscard]] ErrorOr<uint64_t> add_identity_memory(uint64_t size);
+    // Device memory of an assigned PCI function (a memory BAR): [physical, +size) mapped at
+    // guest-physical = host-physical, uncached, not executable. Never RAM to the core (no
+    // read_guest, never zeroed or freed). 4 KiB aligned; must not overlap RAM, an MMIO region
+    // or the local APIC page.
+    [[nodiscard]] ErrorOr<void> map_device_memory(uint64_t physical, uint64_t size);
+    // The end of the highest guest-physical RAM (memory_size() when RAM starts at 0 in one
+    // piece): hypercall parameter blocks must lie below it.
+    [[nodiscard]] uint64_t ram_limit() const;
+
 private:
     struct Vcpu {
         CpuBackend* backend = nullptr;

@@ -40,7 +40,7 @@ hyperv::HypervPartition& Partition::hyperv() {
         hyperv::HypervPartitionInfo info;
         info.tsc_hz = x86::tsc::frequency_hz();
         info.creation_tsc = x86::rdtsc();
-        info.guest_physical_size = memory_bytes_;
+        info.guest_physical_size = ram_limit(); // identity-mapped RAM lies high
         info.vcpu_count = kMaxVcpusPerPartition;
         info.vendor = hypercall_vendor();
         info.host_logical_processors = x86::allocated_cpu_count();

@@ -36,6 +36,9 @@ inline constexpr uint16_t kMapVpStatePage = 0x00E1;   // privileged, not impleme
 inline constexpr uint16_t kUnmapVpStatePage = 0x00E2; // privileged, not implemented
 inline constexpr uint16_t kGetVpState = 0x00E3;       // privileged, not implemented
 inline constexpr uint16_t kSetVpState = 0x00E4;       // privileged, not implemented
+// Halcyon's vendor call (docs/management-partition.md): the management partition's management
+// API requests to the core's VM manager. Privileged, and only the management partition's.
+inline constexpr uint16_t kHalcyonManagement = 0x7F00;
 } // namespace call
 
 // --- HV_STATUS values: the TLFS's, defined once in vmm/hyperv ---

@@ -1,6 +1,7 @@
 #include "vmm/root/calls.hpp"
 
 #include "vmm/root/codec.hpp"
+#include "vmm/root/management_codec.hpp"
 
 namespace halcyon::vmm::root {
 namespace {
@@ -41,6 +42,7 @@ constexpr HypercallDescriptor kImplemented[] = {
     simple(call::kAssertVirtualInterrupt, size::kAssertInterruptInput, 0),
     simple(call::kSignalEventDirect, size::kSignalEventDirectInput, size::kSignalEventDirectOutput),
     simple(call::kDispatchVp, size::kDispatchVpInput, size::kDispatchVpOutput),
+    simple(call::kHalcyonManagement, size::kManagementInput, size::kManagementOutput),
 };
 
 struct Named {
@@ -73,6 +75,7 @@ constexpr Named kPrivileged[] = {
     {call::kUnmapVpStatePage, "HvUnmapVpStatePage"},
     {call::kGetVpState, "HvGetVpState"},
     {call::kSetVpState, "HvSetVpState"},
+    {call::kHalcyonManagement, "HvCallHalcyonManagement"},
 };
 
 } // namespace

@@ -278,7 +278,9 @@ void CpuRunner::handle_intercept(sched::EntityId entity, const Assignment& assig
         if (!intercept.interrupts_enabled) {
             // Only an NMI or INIT could wake it: for our guests, the end of their work.
             vm.stop_vcpu(vcpu, "hlt with interrupts disabled", StopCause::guest_halted);
-            (void)scheduler_.block(entity, sched::kNoEvent);
+            // (A bootstrapped VM may have turned its end into a reset: it must park, not block.)
+            if (vm.state != VmState::resetting)
+                (void)scheduler_.block(entity, sched::kNoEvent);
             return;
         }
         (void)scheduler_.block(entity, intercept.wake_deadline);

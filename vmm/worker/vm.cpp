@@ -5,6 +5,7 @@
 #include "vmm/core/log.hpp"
 #include "vmm/root/dispatch/root_partition.hpp"
 #include "vmm/worker/cpu_runner.hpp"
+#include "vmm/worker/vm_bootstrap.hpp"
 #include "vmm/worker/vm_files.hpp"
 #include "vmm/worker/vm_platform.hpp"
 #include "vmm/worker/vm_vmbus.hpp"
@@ -91,6 +92,9 @@ ErrorOr<std::span<const uint8_t>> Vm::file_bytes(const char* path) {
 void Vm::stop(const char* why, StopCause cause, uint32_t raw_code) {
     if (state == VmState::stopped)
         return; // another vCPU already stopped the VM
+    // The management partition: a crash is reported and the partition rebuilt instead.
+    if (bootstrap != nullptr && bootstrap->stopping(*this, why, raw_code))
+        return;
     if (platform != nullptr)
         platform->flush_console();
     state = VmState::stopped;
@@ -127,7 +131,10 @@ void Vm::request_reset(bool by_guest) {
     platform->flush_console();
     ++resets;
     log::info("vm %s: %s: restarting (reset %u)", config.name,
-              by_guest ? "the guest asked for a reset" : "Restart-VM", resets);
+              by_guest               ? "the guest asked for a reset"
+              : bootstrap != nullptr ? "rebuilt from its image"
+                                     : "Restart-VM",
+              resets);
     state = VmState::resetting;
     parked_vcpus = 0;
     wake_all();

@@ -24,6 +24,7 @@ namespace halcyon::worker {
 class CpuRunner;
 class VmPlatform;
 class VmVmbus;
+class VmBootstrap;
 
 inline constexpr uint32_t kNotInGuest = ~0u;
 
@@ -51,10 +52,13 @@ public:
     // `console` and `files` belong to the caller (the VM manager) and outlive the VM: the console
     // keeps its output across restarts; `files` (may be null) is searched for the kernel and
     // initrd before the boot modules and the datastore (vm_files.hpp).
+    // `bootstrap` (may be null; outlives the VM) makes the VM's memory and image instead of
+    // config.kernel (vm_bootstrap.hpp: the management partition).
     Vm(const config::VmConfig& config, uint32_t address_space_id, const handoff::Handoff& handoff,
-       mm::FrameAllocator& frames, ConsoleBuffer& console, VmFileSource* files = nullptr)
+       mm::FrameAllocator& frames, ConsoleBuffer& console, VmFileSource* files = nullptr,
+       VmBootstrap* bootstrap = nullptr)
         : config(config), address_space_id(address_space_id), handoff(handoff), frames(frames),
-          console(console), files_(files) {}
+          console(console), bootstrap(bootstrap), files_(files) {}
     ~Vm();
 
     // Creates the partition, vCPUs and devices and loads the guest (vm_loader.cpp).
@@ -101,6 +105,7 @@ public:
     VmVmbus* vmbus = nullptr; // `vmbus = yes`: the VMBus host and its VSPs
     mm::SpinLock lock;
     ConsoleBuffer& console;
+    VmBootstrap* const bootstrap;
     VmState state = VmState::running;
     // Why the VM stopped (valid once state == stopped): the cause and its message.
     StopCause stop_cause = StopCause::failure;
@@ -122,6 +127,8 @@ public:
 
 private:
     [[nodiscard]] ErrorOr<void> load();
+    [[nodiscard]] ErrorOr<void> build_bootstrapped();
+    [[nodiscard]] ErrorOr<void> mark_running();
 
     struct FileCache {
         std::span<const uint8_t> bytes;

@@ -8,6 +8,7 @@
 #include "vmm/worker/linux/loader.hpp"
 #include "vmm/worker/partition_writer.hpp"
 #include "vmm/worker/vm.hpp"
+#include "vmm/worker/vm_bootstrap.hpp"
 #include "vmm/worker/vm_files.hpp"
 #include "vmm/worker/vm_platform.hpp"
 #include "vmm/worker/vm_vmbus.hpp"
@@ -25,6 +26,8 @@ bool is_bzimage(std::span<const uint8_t> image) {
 } // namespace
 
 ErrorOr<void> Vm::build() {
+    if (bootstrap != nullptr)
+        return build_bootstrapped();
     // A boot module, or a "ds:" file read from the datastore (vm_files.hpp).
     const std::span<const uint8_t> image = TRY(file_bytes(config.kernel));
     partition = TRY(vmm::Partition::create(config.name, address_space_id, frames));
@@ -43,10 +46,28 @@ ErrorOr<void> Vm::build() {
     return load();
 }
 
+// The management partition: its memory and image come from the bootstrap; one vCPU, running
+// at once, the root partition.
+ErrorOr<void> Vm::build_bootstrapped() {
+    partition = TRY(vmm::Partition::create(config.name, address_space_id, frames));
+    partition->set_observer(this);
+    TRY(bootstrap->add_memory(*partition));
+    for (uint32_t i = 0; i < config.vcpus; ++i)
+        (void)TRY(partition->create_vcpu(true));
+    if (config.privileged)
+        TRY(vmm::root::make_root(*partition, frames));
+    platform = TRY(VmPlatform::create(*this));
+    return load();
+}
+
 ErrorOr<void> Vm::rebuild() {
-    const auto image = file_bytes(config.kernel);
     vmm::root::reset_root(*partition); // a root's children go, their memory back into its RAM
-    partition->reset(!image.is_error() && !is_bzimage(image.value()));
+    if (bootstrap != nullptr) {
+        partition->reset(true);
+    } else {
+        const auto image = file_bytes(config.kernel);
+        partition->reset(!image.is_error() && !is_bzimage(image.value()));
+    }
     platform->reset();
     if (vmbus != nullptr)
         vmbus->reset();
@@ -54,6 +75,10 @@ ErrorOr<void> Vm::rebuild() {
 }
 
 ErrorOr<void> Vm::load() {
+    if (bootstrap != nullptr) {
+        TRY(bootstrap->load(*partition));
+        return mark_running();
+    }
     const std::span<const uint8_t> image = TRY(file_bytes(config.kernel));
     if (is_bzimage(image)) {
         std::span<const uint8_t> initrd;
@@ -76,6 +101,10 @@ ErrorOr<void> Vm::load() {
     } else {
         TRY(load_flat_guest(*partition, image));
     }
+    return mark_running();
+}
+
+ErrorOr<void> Vm::mark_running() {
     for (uint32_t i = 0; i < partition->vcpu_count(); ++i) {
         vcpu_running[i] = true;
         in_guest_on[i] = kNotInGuest;

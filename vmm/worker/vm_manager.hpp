@@ -95,6 +95,8 @@ public:
     [[nodiscard]] auto record_of(std::string_view name) { return lookup(name); }
 
     [[nodiscard]] uint64_t housekeeping(uint64_t now) override;
+    // The management CPU's run loop (the management partition's vCPU runs there: vmm/mgmt_host).
+    [[nodiscard]] CpuRunner& management_runner() { return *runners_[0]; }
 
 private:
     struct Record;

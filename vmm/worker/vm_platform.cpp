@@ -5,6 +5,7 @@
 #include "vmm/partition/object_memory.hpp"
 #include "vmm/worker/devices/platform.hpp"
 #include "vmm/worker/vm.hpp"
+#include "vmm/worker/vm_bootstrap.hpp"
 #include "vmm/worker/vm_vmbus.hpp"
 
 #include <new>
@@ -29,7 +30,8 @@ VmPlatform::VmPlatform(Vm& vm, uint64_t now)
            kEpochSeconds +
                static_cast<int64_t>((now - x86::tsc::entry_tsc()) / x86::tsc::frequency_hz())),
       acpi_(x86::tsc::frequency_hz(), now, io_apic_.line(platform::kSciGsi)),
-      uart_(platform::kCom1Base, vm.config.name, vm.console, &io_apic_.line(platform::kCom1Gsi)),
+      uart_(platform::kCom1Base, vm.config.name, vm.console, &io_apic_.line(platform::kCom1Gsi),
+            vm.bootstrap != nullptr ? vm.bootstrap->console_lines() : nullptr),
       scratch_enabled_(vm.config.test_devices) {}
 
 ErrorOr<VmPlatform*> VmPlatform::create(Vm& vm) {
@@ -56,6 +58,8 @@ void VmPlatform::reset() {
 }
 
 uint32_t VmPlatform::io_read(uint16_t port, uint8_t size, uint64_t now) {
+    if (uint32_t value; vm_.bootstrap != nullptr && vm_.bootstrap->port_read(port, size, value))
+        return value;
     if (uart_.claims(port))
         return uart_.read(port, size, now);
     if (pit_.claims(port))
@@ -71,6 +75,8 @@ uint32_t VmPlatform::io_read(uint16_t port, uint8_t size, uint64_t now) {
 }
 
 void VmPlatform::io_write(uint16_t port, uint8_t size, uint32_t value, uint64_t now) {
+    if (vm_.bootstrap != nullptr && vm_.bootstrap->port_write(port, size, value))
+        return;
     if (uart_.claims(port))
         uart_.write(port, size, value, now);
     else if (pit_.claims(port))

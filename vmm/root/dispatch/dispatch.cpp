@@ -61,6 +61,8 @@ CallResult run(const ValidatedCall& call, CallContext& context) {
         return signal_event_direct(context);
     case call::kDispatchVp:
         return dispatch_vp(context);
+    case call::kHalcyonManagement:
+        return halcyon_management(context);
     default:
         return done(Status::invalid_hypercall_code);
     }
@@ -72,13 +74,18 @@ Completion privileged_hypercall(Partition& caller, uint32_t vp, const hyperv::Hy
                                 uint64_t deadline, uint32_t& refusals) {
     const uint16_t code = hyperv::decode_control(input.control).code;
     RootState* state = find_root_state(caller);
+    // The vendor call is the management partition's alone: any other root is refused like a
+    // partition without the privilege (a plain read: it is set before the root first runs).
+    if (state != nullptr && code == call::kHalcyonManagement && state->management == nullptr)
+        state = nullptr;
     if (state == nullptr) {
         // Counted per partition (its vCPUs may race here: atomically), logged up to a limit.
         if (__atomic_load_n(&refusals, __ATOMIC_RELAXED) <= kLoggedRefusals) {
             const uint32_t seen = __atomic_fetch_add(&refusals, 1, __ATOMIC_RELAXED);
             if (seen < kLoggedRefusals)
-                log::warn("vm %s: privileged hypercall 0x%04x refused (not the root partition)",
-                          caller.name(), code);
+                log::warn("vm %s: privileged hypercall 0x%04x refused (not the %s partition)",
+                          caller.name(), code,
+                          code == call::kHalcyonManagement ? "management" : "root");
             else if (seen == kLoggedRefusals)
                 log::warn("vm %s: further refused privileged hypercalls are not logged",
                           caller.name());
@@ -88,7 +95,10 @@ Completion privileged_hypercall(Partition& caller, uint32_t vp, const hyperv::Hy
     mm::SpinLockGuard guard(state->lock);
     // Parameter blocks must lie in the root's physical address space: its RAM as it started
     // (a page it gave away since fails when the block is read).
-    const uint64_t address_space = uint64_t{state->ledger.large_pages()} * kLargePageBytes;
+    // The management partition's RAM is identity-mapped, far above its ledger's size.
+    const uint64_t ledger_space = uint64_t{state->ledger.large_pages()} * kLargePageBytes;
+    const uint64_t ram_limit = caller.ram_limit();
+    const uint64_t address_space = ram_limit > ledger_space ? ram_limit : ledger_space;
     const ValidatedCall call = validate_call(input, address_space);
     if (call.status != Status::success)
         return Completion{result_value(done(call.status))};

@@ -63,5 +63,6 @@ template <size_t Bytes, typename Input, typename Decoder>
 [[nodiscard]] CallResult assert_virtual_interrupt(CallContext& context);
 [[nodiscard]] CallResult signal_event_direct(CallContext& context);
 [[nodiscard]] CallResult dispatch_vp(CallContext& context);
+[[nodiscard]] CallResult halcyon_management(CallContext& context); // management_call.cpp
 
 } // namespace halcyon::vmm::root

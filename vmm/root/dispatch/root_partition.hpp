@@ -9,6 +9,8 @@
 #include "mm/frame_allocator.hpp"
 #include "vmm/hyperv/hypercall.hpp"
 
+#include <span>
+#include <stddef.h>
 #include <stdint.h>
 
 namespace halcyon::vmm {
@@ -29,6 +31,25 @@ void reset_root(Partition& partition);
 // partition that is not a root.
 void release_root(Partition& partition);
 [[nodiscard]] bool is_root(const Partition& partition);
+
+// The management partition's way into the core (docs/management-partition.md): who answers its
+// vendor call HvCallHalcyonManagement (0x7F00). The dispatcher has checked and copied the
+// request out of the partition's memory; the answer is copied back by it.
+class ManagementService {
+public:
+    // `request` and `response` are the core's buffers (never the partition's memory). Returns
+    // the response's length; an error only when no answer at all can be written.
+    [[nodiscard]] virtual ErrorOr<size_t> serve(std::span<const uint8_t> request,
+                                                std::span<uint8_t> response) = 0;
+
+protected:
+    ~ManagementService() = default;
+};
+// Makes the root partition `partition` the management partition: its HvCallHalcyonManagement
+// calls go to `service` (which must outlive the root, or be removed with nullptr first). Every
+// other partition - roots included - gets HV_STATUS_ACCESS_DENIED for that code.
+[[nodiscard]] ErrorOr<void> set_management_service(Partition& partition,
+                                                   ManagementService* service);
 
 struct Completion {
     uint64_t result = 0;    // the hypercall result value

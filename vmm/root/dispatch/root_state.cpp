@@ -116,6 +116,15 @@ ErrorOr<void> make_root(Partition& partition, mm::FrameAllocator& frames) {
     return {};
 }
 
+ErrorOr<void> set_management_service(Partition& partition, ManagementService* service) {
+    RootState* state = find_root_state(partition);
+    if (state == nullptr)
+        return Error(ErrorCode::invalid_argument, "only a root partition serves management calls");
+    mm::SpinLockGuard guard(state->lock);
+    state->management = service;
+    return {};
+}
+
 void delete_child(RootState& state, ChildRecord& record, bool give_back) {
     const uint32_t slot = state.table.index_of(record);
     uint32_t returned = 0;

@@ -6,6 +6,7 @@
 #include "mm/frame_allocator.hpp"
 #include "mm/spinlock.hpp"
 #include "vmm/partition/partition.hpp"
+#include "vmm/root/dispatch/root_partition.hpp"
 #include "vmm/root/memory_ledger.hpp"
 #include "vmm/root/partition_table.hpp"
 
@@ -38,6 +39,8 @@ struct RootState {
     MemoryLedger ledger;
     PartitionTable table;
     ChildCpuid cpuid[kMaxChildren]; // by table slot
+    // Set for the management partition only: who answers its HvCallHalcyonManagement.
+    ManagementService* management = nullptr;
     // Serializes the root's calls (HvDispatchVp holds it while a child runs) against its
     // release; a root has one vCPU, so nobody waits in practice.
     mm::SpinLock lock;
