@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -44,7 +45,18 @@ def boot(args, work, port, crash):
                "-device", "virtio-net-pci,netdev=n0,addr=03.0,disable-legacy=on,romfile="]
     if crash:
         command += ["-append", "crash"]
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # Own process group: killing `timeout` alone would leave QEMU running (it is timeout's child).
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+
+
+def stop(process):
+    """Ends `timeout` and QEMU under it, whatever state they are in."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
 
 
 def read_until(process, pattern, deadline, lines):
@@ -107,8 +119,7 @@ def serve(args, work):
             return f"the partition does not idle (QEMU uses {idle * 100:.0f}% of a core)"
         return None
     finally:
-        process.kill()
-        process.wait()
+        stop(process)
 
 
 def crash(args, work):
@@ -125,8 +136,7 @@ def crash(args, work):
         process.wait(timeout=30)  # the triple fault ends QEMU (-no-reboot)
         return None
     finally:
-        process.kill()
-        process.wait()
+        stop(process)
 
 
 def main():
